@@ -1,0 +1,57 @@
+"""The ``realtime-nb`` command: ``serve`` runs the local Realtime server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import LocalServer
+
+    server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
+                         max_session_s=args.max_session_minutes * 60)
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve())
+        while server._server is None and not task.done():
+            await asyncio.sleep(0.01)
+        if server._server is not None:
+            print(f"realtime-nb local Realtime server on {server.url}  (brain: {server.brain.name}; "
+                  f"Ctrl-C stops)", flush=True)
+            print(f"  openai SDK:  AsyncOpenAI(api_key=..., websocket_base_url={server.url!r})", flush=True)
+        await task
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"realtime-nb serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="realtime-nb", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the local GA Realtime server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
+    serve.add_argument("--api-key", default=None, help="require this bearer key from clients")
+    serve.add_argument("--pace", default="fast", choices=["fast", "realtime"],
+                       help="stream audio as fast as possible or in real time")
+    serve.add_argument("--max-session-minutes", type=float, default=60.0,
+                       help="maximum session length before session_expired (default 60)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""The local Realtime server's I/O layer: websockets in, engine, websockets out.
+
+``LocalServer`` runs an asyncio loop in its own daemon thread (or in the foreground for
+``realtime-nb serve``). Each connection gets an ``Engine``; one writer task per connection sends event
+batches in the order the engine produced them, so replies and streamed response events never interleave
+inside a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from ..protocol import dialect
+from ..protocol.codec import decode, encode
+from ..protocol.errors import EventError
+from .brains import make_brain
+from .engine import Engine
+from .runner import ResponseRun
+
+log = logging.getLogger("realtime_nb.server")
+
+MAX_FRAME = 32 * 1024 * 1024   # an append of 15 MiB of audio is ~20 MiB of base64 JSON
+PACES = {"fast": 0.0, "realtime": 1.0}
+
+
+def _bearer(headers: Headers, subprotocols: list[str]) -> str | None:
+    auth = headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    for sp in subprotocols:
+        if sp.startswith("openai-insecure-api-key."):
+            return sp[len("openai-insecure-api-key."):]
+    return None
+
+
+def _offered(headers: Headers) -> list[str]:
+    return [p.strip() for v in headers.get_all("Sec-WebSocket-Protocol") for p in v.split(",") if p.strip()]
+
+
+class _Connection:
+    """Drives one engine over one websocket."""
+
+    def __init__(self, ws: ServerConnection, engine: Engine, *, beta: bool, pace: float) -> None:
+        self.ws, self.engine, self.beta, self.pace = ws, engine, beta, pace
+        self.queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def emit(self, events: Iterable[dict[str, Any]]) -> None:
+        batch = list(events)
+        if batch:
+            self.queue.put_nowait(batch)
+        for run in self.engine.new_runs:
+            self._spawn(self._drive(run))
+        self.engine.new_runs.clear()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _writer(self) -> None:
+        while (batch := await self.queue.get()) is not None:
+            for event in batch:
+                outgoing = dialect.server_event_to_beta(event) if self.beta else [event]
+                for e in outgoing:
+                    await self.ws.send(encode(e))
+
+    async def _drive(self, run: ResponseRun) -> None:
+        try:
+            await asyncio.to_thread(run.prepare)
+        except Exception as exc:  # a brain or TTS failure must not kill the session
+            log.exception("response %s failed", run.id)
+            self.emit(run.fail(f"{type(exc).__name__}: {exc}"))
+            return
+        for batch in run.steps():
+            self.emit(batch)
+            seconds = _audio_seconds(batch) * self.pace
+            await asyncio.sleep(seconds)
+
+    async def _timers(self) -> None:
+        deadline = self.engine.started + self.engine.max_session_s
+        while True:
+            now = self.engine.clock()
+            if now >= deadline:
+                self.emit(self.engine.expire())
+                self.queue.put_nowait(None)
+                return
+            self.emit(self.engine.tick())
+            await asyncio.sleep(min(0.1, max(0.0, deadline - now)))
+
+    async def run(self) -> None:
+        writer = asyncio.get_running_loop().create_task(self._writer())
+        timers = asyncio.get_running_loop().create_task(self._timers())
+        self.emit(self.engine.open())
+        try:
+            async for frame in self.ws:
+                if timers.done():
+                    break
+                self.emit(self._handle(frame))
+                if self.engine.close_requested:
+                    break
+        finally:
+            timers.cancel()
+            for task in list(self.tasks):
+                task.cancel()
+            expired = timers.done() and not timers.cancelled()
+            self.queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await writer
+            if expired:
+                await self.ws.close(1001, self.engine.expiry_message[:120])
+            else:
+                await self.ws.close(1000)
+
+    def _handle(self, frame: str | bytes) -> list[dict[str, Any]]:
+        try:
+            event = decode(frame)
+        except EventError as err:
+            return [err.to_event()]
+        if self.beta:
+            event = dialect.client_event_to_ga(event)
+        return self.engine.receive(event)
+
+
+def _audio_seconds(batch: list[dict[str, Any]]) -> float:
+    total = 0.0
+    for e in batch:
+        if e.get("type") == "response.output_audio.delta":
+            total += len(e["delta"]) * 3 / 4 / 48000  # pcm16 at 24 kHz: 48 bytes per ms (G.711 is shorter)
+    return total
+
+
+class LocalServer:
+    """A local, offline server speaking the GA Realtime protocol.
+
+    >>> with LocalServer() as server:          # doctest: +SKIP
+    ...     client = AsyncOpenAI(api_key="x", websocket_base_url=server.url)
+
+    ``brain``: ``"echo"`` (default), a ``Brain`` object, scripted rules ``[(regex, reply)]`` or a callable.
+    ``pace``: ``"fast"`` (stream as fast as possible), ``"realtime"`` or a float (1.0 = real time).
+    ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
+                 brain: Any = None, pace: str | float = "fast", max_session_s: float = 3600.0,
+                 chunk_ms: int = 100) -> None:
+        self.host, self._port, self.api_key = host, port, api_key
+        self.brain = make_brain(brain)
+        self.pace = PACES[pace] if isinstance(pace, str) else float(pace)
+        self.max_session_s, self.chunk_ms = max_session_s, chunk_ms
+        self.engines: list[Engine] = []
+        self._server: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        state = self.url if self._server else "stopped"
+        return f"<LocalServer {state} brain={getattr(self.brain, 'name', type(self.brain).__name__)}>"
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not running; call start() or use it as a context manager")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """The ``ws://host:port/v1`` base, usable as the openai SDK's ``websocket_base_url``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}/v1"
+
+    # -- running -------------------------------------------------------------------------------
+    async def serve(self, ready: threading.Event | None = None) -> None:
+        """Serve until ``stop()``; used by the thread and by ``realtime-nb serve``."""
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        async with serve(self._handler, self.host, self._port, process_request=self._process_request,
+                         select_subprotocol=self._select_subprotocol, max_size=MAX_FRAME,
+                         compression=None, ping_interval=20, ping_timeout=20) as server:
+            self._server = server
+            if ready is not None:
+                ready.set()
+            await self._stopped.wait()
+        self._server = None
+
+    def start(self) -> LocalServer:
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                asyncio.run(self.serve(ready))
+            except BaseException as exc:
+                errors.append(exc)
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="realtime-nb-server", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            self._thread = None
+            raise RuntimeError(f"LocalServer could not start on {self.host}:{self._port}: {errors[0]}") from errors[0]
+        return self
+
+    def stop(self) -> None:
+        loop, stopped = self._loop, self._stopped
+        if loop is not None and stopped is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopped.set)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- websockets hooks ----------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path.rstrip("/")
+        if path in ("", "/health", "/v1"):
+            return connection.respond(200, "realtime-nb local Realtime server: connect to ws://…/v1/realtime\n")
+        if path != "/v1/realtime":
+            return connection.respond(404, f"Not found: {path}. The Realtime endpoint is /v1/realtime.\n")
+        return None
+
+    @staticmethod
+    def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -> str | None:
+        return "realtime" if "realtime" in subprotocols else None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None
+        headers = request.headers
+        offered = _offered(headers)
+        query = parse_qs(urlsplit(request.path).query)
+        beta = "realtime=v1" in headers.get("OpenAI-Beta", "") or "openai-beta.realtime-v1" in offered
+        if self.api_key is not None:
+            key = _bearer(headers, offered)
+            if key != self.api_key:
+                if key is None:
+                    err = EventError("invalid_api_key", "Missing bearer or basic authentication in header.")
+                else:
+                    err = EventError("invalid_api_key", "Incorrect API key provided.")
+                await ws.send(encode(err.to_event()))
+                await ws.close(3000, "invalid_request_error.invalid_api_key")
+                return
+        model = (query.get("model") or [None])[0]
+        if not model:
+            err = EventError("missing_model", "You must provide a model parameter, e.g. "
+                             "/v1/realtime?model=gpt-realtime-1.5.", "model")
+            await ws.send(encode(err.to_event()))
+            await ws.close(4000, "invalid_request_error.missing_model")
+            return
+        engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms)
+        self.engines.append(engine)
+        try:
+            await _Connection(ws, engine, beta=beta, pace=self.pace).run()
+        finally:
+            self.engines.remove(engine)
