@@ -54,6 +54,8 @@ class _Connection:
         self.ws, self.engine, self.beta, self.pace = ws, engine, beta, pace
         self.queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.writer: asyncio.Task[None] | None = None
+        self.closing = False
 
     def emit(self, events: Iterable[dict[str, Any]]) -> None:
         batch = list(events)
@@ -93,34 +95,40 @@ class _Connection:
             now = self.engine.clock()
             if now >= deadline:
                 self.emit(self.engine.expire())
-                self.queue.put_nowait(None)
+                await self._shutdown(1001, self.engine.expiry_message[:120])
                 return
             self.emit(self.engine.tick())
             await asyncio.sleep(min(0.1, max(0.0, deadline - now)))
 
+    async def _shutdown(self, code: int, reason: str = "") -> None:
+        """Flush what is queued, then close (once)."""
+        if self.closing:
+            return
+        self.closing = True
+        for task in list(self.tasks):
+            task.cancel()
+        self.queue.put_nowait(None)
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                await self.writer
+        await self.ws.close(code, reason)
+
     async def run(self) -> None:
-        writer = asyncio.get_running_loop().create_task(self._writer())
-        timers = asyncio.get_running_loop().create_task(self._timers())
+        loop = asyncio.get_running_loop()
+        self.writer = loop.create_task(self._writer())
+        timers = loop.create_task(self._timers())
         self.emit(self.engine.open())
         try:
             async for frame in self.ws:
-                if timers.done():
-                    break
                 self.emit(self._handle(frame))
                 if self.engine.close_requested:
                     break
         finally:
-            timers.cancel()
-            for task in list(self.tasks):
-                task.cancel()
-            expired = timers.done() and not timers.cancelled()
-            self.queue.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await writer
-            if expired:
-                await self.ws.close(1001, self.engine.expiry_message[:120])
-            else:
-                await self.ws.close(1000)
+            if not self.closing:
+                timers.cancel()
+                await self._shutdown(1000)
+            with contextlib.suppress(asyncio.CancelledError):
+                await timers
 
     def _handle(self, frame: str | bytes) -> list[dict[str, Any]]:
         try:

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from realtime_nb.server import LocalServer
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One shared local server on a free port (echo brain, fast pace)."""
+    with LocalServer(port=0) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def slow_server():
+    """Streams audio in real time, so responses stay active long enough to interrupt or cancel."""
+    with LocalServer(port=0, pace="realtime") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def speech_wav():
+    """One spoken sentence between silences, with its true speech interval in ms: ``(pcm, [(t0, t1)])``."""
+    from speechgen import make_utterance
+
+    return make_utterance([("silence", 800), ("speech", "What is my horoscope for Aquarius today"),
+                           ("silence", 1500)])
