@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,9 +90,10 @@ def test_rejected_session_update_changes_nothing(client):
     assert client.until("session.updated")[-1]["session"]["instructions"] == "first"
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                           max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -175,4 +174,3 @@ def test_unknown_path_is_404(server):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(http, timeout=5)
     assert info.value.code == 404
-    assert json.dumps  # keep json import used for readability of failures

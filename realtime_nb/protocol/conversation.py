@@ -109,9 +109,9 @@ class Conversation:
         """The item's audio as one int16 array (24 kHz); empty when it has none."""
         chunks = self._audio.get(item_id)
         if not chunks:
-            return _EMPTY.copy()
+            return _EMPTY[:0]
         if len(chunks) > 1:
-            joined = np.concatenate(chunks)
+            joined: PCM = np.concatenate(chunks)
             self._audio[item_id] = [joined]
             return joined
         return chunks[0]

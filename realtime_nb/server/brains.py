@@ -34,7 +34,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Call:
     arguments: str
 
 
-Output = Union[Say, Call]
+Output = Say | Call
 
 
 @dataclass
@@ -228,7 +228,7 @@ class EchoBrain:
         return None
 
 
-Rule = tuple[str, Union[str, Call, Callable[[re.Match[str], BrainRequest], Union[str, Output]]]]
+Rule = tuple[str, str | Call | Callable[[re.Match[str], BrainRequest], str | Output]]
 
 
 class ScriptedBrain:
