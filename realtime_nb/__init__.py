@@ -15,7 +15,9 @@ from .errors import (
     SessionExpired,
     ToolError,
 )
+from .response import Response, ref
 from .server import LocalServer
+from .session import Session, aconnect, connect
 
 __version__ = "0.1.0"
 
@@ -25,7 +27,12 @@ __all__ = [
     "LocalServer",
     "RealtimeError",
     "RealtimeNBError",
+    "Response",
+    "Session",
     "SessionExpired",
     "ToolError",
     "__version__",
+    "aconnect",
+    "connect",
+    "ref",
 ]

@@ -1,0 +1,497 @@
+"""The I/O core of a Session: one websocket on the shared loop, the reducer, and reply correlation.
+
+Everything here runs on the loop thread (``_loop``); ``Session`` is the thread-safe face over it.
+
+Receive path (kept lean): decode → ``ConversationState.apply`` (audio deltas decoded from base64 once)
+→ event log → internal routing (a dict keyed by type) → user handlers.
+
+Replies are correlated with the calls that caused them:
+
+- every event we send carries a client ``event_id``; an ``error`` naming it fails that call with
+  ``RealtimeError``;
+- items we create carry ids we chose, so ``conversation.item.added`` / ``deleted`` / ``truncated`` /
+  ``retrieved`` are matched by item id;
+- ``session.updated``, ``input_audio_buffer.committed`` / ``cleared`` are matched first-in first-out
+  (the server handles client events in order, and answers each with a reply or an error);
+- ``response.created`` is matched first-in first-out per conversation (``auto`` / ``none``), out-of-band
+  ones preferring the request with equal ``metadata``; an in-band one that no request claims was
+  started by the server (VAD) and goes to whoever waits for an automatic response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed as WSClosed
+
+from . import audio as _audio
+from ._audio_in import AudioTurn
+from ._eventlog import EventLog
+from ._target import Target, ws_logger
+from .errors import ConnectionClosed, RealtimeError, SessionExpired
+from .protocol.codec import decode, encode
+from .protocol.dialect import ga_event_type
+from .protocol.errors import EventError
+from .protocol.reducer import ConversationState
+from .response import Response, fail_all
+from .tools import ToolRegistry
+
+log = logging.getLogger("realtime_nb")
+
+Event = dict[str, Any]
+Handler = Callable[[Event], Any]
+
+# Replies matched first-in first-out: client event type -> reply type.
+FIFO_REPLIES = {
+    "session.update": "session.updated",
+    "input_audio_buffer.commit": "input_audio_buffer.committed",
+    "input_audio_buffer.clear": "input_audio_buffer.cleared",
+}
+# Replies matched by item id: client event type -> reply type.
+KEYED_REPLIES = {
+    "conversation.item.create": "conversation.item.added",
+    "conversation.item.delete": "conversation.item.deleted",
+    "conversation.item.truncate": "conversation.item.truncated",
+    "conversation.item.retrieve": "conversation.item.retrieved",
+}
+# Client event types the GA server accepts (PROTOCOL.md §2); anything else is answered with an error.
+KNOWN_CLIENT_TYPES = frozenset({
+    "session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
+    "conversation.item.create", "conversation.item.retrieve", "conversation.item.truncate",
+    "conversation.item.delete", "response.create", "response.cancel", "output_audio_buffer.clear",
+    "session.close", "session.input_audio_buffer.append",
+})
+_EXPIRED_HINT = "maximum duration"
+
+
+@dataclass(eq=False)
+class Op:
+    """A sent event waiting for its reply (or its error)."""
+
+    event_id: str
+    future: asyncio.Future[Any]
+    reply: str | None = None
+    key: str | None = None
+    response: Response | None = None
+    metadata: Any = None
+
+
+class Client:
+    """One Realtime connection: send, receive, correlate, dispatch. Loop thread only."""
+
+    def __init__(self, target: Target, model: str, url: str) -> None:
+        self.target, self.model, self.url = target, model, url
+        self.state = ConversationState()
+        self.log = EventLog()
+        self.tools = ToolRegistry()
+        self.tool_timeout: float = 30.0
+        self.max_tool_rounds = 8
+        self.handled_calls: set[str] = set()
+        self.handlers: dict[str, list[Handler]] = {}
+        self.audio_listeners: list[Callable[[str, str, Any], None]] = []
+        self.responses: list[Response] = []          # every response, in creation order
+        self.inband: list[Response] = []             # in-band responses, in response.created order
+        self.active_inband: Response | None = None
+        self.closed: ConnectionClosed | None = None
+        self.loop = asyncio.get_running_loop()
+        self._ws: ClientConnection | None = None
+        self.last_event_id = ""
+        self._t0 = time.monotonic()
+        self._ids = itertools.count(1)
+        self._seq = 0
+        self._ops: dict[str, Op] = {}
+        self._fifo: dict[str, deque[Op]] = {reply: deque() for reply in FIFO_REPLIES.values()}
+        self._keyed: dict[tuple[str, str], Op] = {}
+        self._creates: dict[str, deque[Op]] = {"auto": deque(), "none": deque()}
+        self.audio_turns: list[AudioTurn] = []      # send_audio calls waiting for VAD turns
+        self._by_id: dict[str, Response] = {}
+        self._expired: Event | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._session_ready: asyncio.Future[None] = self.loop.create_future()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._routes: dict[str, Callable[[Event], None]] = {
+            "error": self._on_error,
+            "session.created": self._on_session_created,
+            "session.updated": self._on_fifo,
+            "input_audio_buffer.committed": self._on_fifo,
+            "input_audio_buffer.cleared": self._on_fifo,
+            "conversation.item.added": self._on_keyed_item,
+            "conversation.item.retrieved": self._on_keyed_item,
+            "conversation.item.deleted": self._on_keyed,
+            "conversation.item.truncated": self._on_keyed,
+            "response.created": self._on_response_created,
+            "response.done": self._on_response_done,
+        }
+
+    # -- connection --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since the connection was opened (the clock of events, items and responses)."""
+        return time.monotonic() - self._t0
+
+    async def open(self, timeout: float = 20.0) -> None:
+        headers = {"Authorization": f"Bearer {self.target.api_key}"}
+        kwargs: dict[str, Any] = {"additional_headers": headers, "max_size": None, "compression": None,
+                                  "logger": ws_logger, "open_timeout": timeout}
+        host = urlsplit(self.url).hostname or ""
+        if host in ("127.0.0.1", "localhost", "::1") and "proxy" in inspect.signature(ws_connect).parameters:
+            kwargs["proxy"] = None  # never send loopback traffic through an HTTP proxy from the environment
+        self._ws = await ws_connect(self.url, **kwargs)
+        self._t0 = time.monotonic()
+        self._reader = self.loop.create_task(self._read())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._session_ready), timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(self._reader), 5)
+        if self.closed is None:
+            self._closed(ConnectionClosed(1000, "closed by the client"))
+        for task in list(self._tasks):
+            task.cancel()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """A background task kept alive until it ends (tool runs, async handlers)."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def check_open(self) -> None:
+        if self.closed is not None:
+            raise self.closed
+
+    # -- sending -----------------------------------------------------------------------------------
+    def next_event_id(self) -> str:
+        return f"rtnb_{next(self._ids)}"
+
+    async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,
+                   response: Response | None = None, pcm: Any = None, metadata: Any = None) -> Op | None:
+        """Send ``event`` (adding a client ``event_id``). ``expect`` names the reply to wait for:
+        a reply type from the tables above, ``"response.created"``, or ``"error"`` (only an error
+        can answer it). Returns the pending ``Op`` (await ``op.future``)."""
+        self.check_open()
+        assert self._ws is not None
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str):
+            event_id = self.next_event_id()
+            event = {"event_id": event_id, **event}
+        op = None
+        if expect is not None:
+            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata)
+            self._ops[event_id] = op
+            if expect in self._fifo:
+                self._fifo[expect].append(op)
+            elif key is not None:
+                self._keyed[(expect, key)] = op
+            elif expect == "response.created":
+                band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
+                self._creates[band].append(op)
+        self.last_event_id = event_id
+        etype = event.get("type")
+        frame = encode(event)
+        if etype in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
+            self.state.apply_client(event, pcm=pcm)
+        self.log.record(self.now(), "sent", event, len(frame))
+        try:
+            await self._ws.send(frame)
+        except WSClosed:
+            self._forget(op)
+            await asyncio.sleep(0)  # let the reader report the close code
+            self.check_open()
+            raise ConnectionClosed(None, "the connection closed while sending") from None
+        return op
+
+    async def wait(self, op: Op | None, timeout: float | None = None) -> Any:
+        """The reply an op was waiting for; ``RealtimeError`` / ``ConnectionClosed`` / ``TimeoutError``."""
+        if op is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(op.future), timeout)
+        except asyncio.TimeoutError:
+            self._forget(op)
+            raise TimeoutError(f"no reply to {op.reply or 'the event'} {op.event_id} within {timeout} s") from None
+
+    def _forget(self, op: Op | None) -> None:
+        if op is None:
+            return
+        self._ops.pop(op.event_id, None)
+        if op.reply in self._fifo:
+            with contextlib.suppress(ValueError):
+                self._fifo[op.reply].remove(op)
+        elif op.key is not None:
+            if self._keyed.get((op.reply or "", op.key)) is op:
+                del self._keyed[(op.reply or "", op.key)]
+        for queue in self._creates.values():
+            with contextlib.suppress(ValueError):
+                queue.remove(op)
+
+    def _resolve(self, op: Op, value: Any) -> None:
+        self._forget(op)
+        if not op.future.done():
+            op.future.set_result(value)
+
+    def _fail(self, op: Op, exc: BaseException) -> None:
+        self._forget(op)
+        if not op.future.done():
+            op.future.set_exception(exc)
+            op.future.exception()  # mark retrieved: a fire-and-forget op must not warn at GC
+
+    # -- receiving ---------------------------------------------------------------------------------
+    async def _read(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        try:
+            async for frame in ws:
+                self.receive(frame)
+        except WSClosed:
+            pass
+        except Exception:  # a bug of ours must not hang every pending call
+            log.exception("realtime-nb: the receive loop failed")
+            with contextlib.suppress(Exception):
+                await ws.close(1011, "client receive loop failed")
+        finally:
+            rcvd = ws.protocol.close_rcvd
+            code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
+            self._closed(self._close_exception(code, reason))
+
+    def receive(self, frame: str | bytes) -> None:
+        """Handle one frame: decode, reduce, log, route, dispatch."""
+        t = self.now()
+        try:
+            event = decode(frame)
+        except EventError as err:
+            self.log.note(t, "decode_error", str(err))
+            return
+        self._seq += 1
+        etype = event.get("type")
+        pcm = None
+        if etype == "response.output_audio.delta":
+            pcm = self._decode_audio(event)
+        self.state.apply(event, now=t, pcm=pcm)
+        self.log.record(t, "received", event, len(frame))
+        route = self._routes.get(etype)  # type: ignore[arg-type]
+        if route is not None:
+            try:
+                route(event)
+            except Exception:
+                log.exception("realtime-nb: internal error routing %s", etype)
+        if pcm is not None and self.audio_listeners:
+            for listener in list(self.audio_listeners):
+                self._call_safely(listener, (event.get("response_id"), event.get("item_id"), pcm), etype)
+        handlers = self.handlers.get(etype)  # type: ignore[arg-type]
+        if handlers:
+            for handler in list(handlers):
+                self._call_safely(handler, (event,), etype)
+        star = self.handlers.get("*")
+        if star:
+            for handler in list(star):
+                self._call_safely(handler, (event,), etype)
+
+    def _decode_audio(self, event: Event) -> Any:
+        fmt = (((self.state.session or {}).get("audio") or {}).get("output") or {}).get("format") or {}
+        resp = self._by_id.get(event.get("response_id", ""))
+        if resp is not None and resp.request and "audio" in resp.request:
+            return None  # a per-response format: let the reducer pick it
+        if fmt.get("type", "audio/pcm") != "audio/pcm":
+            return None
+        try:
+            return _audio.b64decode_pcm16(event["delta"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _call_safely(self, fn: Callable[..., Any], args: tuple[Any, ...], etype: Any) -> None:
+        try:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                self.spawn(self._await_handler(result, fn, etype))
+        except Exception as exc:
+            self._handler_failed(fn, etype, exc)
+
+    async def _await_handler(self, awaitable: Any, fn: Callable[..., Any], etype: Any) -> None:
+        try:
+            await awaitable
+        except Exception as exc:
+            self._handler_failed(fn, etype, exc)
+
+    def _handler_failed(self, fn: Callable[..., Any], etype: Any, exc: BaseException) -> None:
+        name = getattr(fn, "__qualname__", repr(fn))
+        message = f"handler {name} for {etype} raised {type(exc).__name__}: {exc}"
+        self.log.note(self.now(), "handler_error", message, code=type(exc).__name__)
+        log.error("realtime-nb: %s", message, exc_info=exc)
+
+    # -- routes ------------------------------------------------------------------------------------
+    def _on_session_created(self, event: Event) -> None:
+        if not self._session_ready.done():
+            self._session_ready.set_result(None)
+
+    def _on_fifo(self, event: Event) -> None:
+        queue = self._fifo[event["type"]]
+        if queue:
+            self._resolve(queue[0], event)
+        if event["type"] == "input_audio_buffer.committed":
+            for turn in self.audio_turns:
+                turn.on_committed(str(event.get("item_id")))
+
+    def _on_keyed(self, event: Event) -> None:
+        op = self._keyed.get((event["type"], event.get("item_id", "")))
+        if op is not None:
+            self._resolve(op, (event, self._seq))
+
+    def _on_keyed_item(self, event: Event) -> None:
+        op = self._keyed.get((event["type"], (event.get("item") or {}).get("id", "")))
+        if op is not None:
+            self._resolve(op, (event, self._seq))
+
+    def _on_error(self, event: Event) -> None:
+        err = event.get("error") or {}
+        op = self._ops.get(err.get("event_id") or "")
+        if op is not None:
+            exc = RealtimeError.from_event(event)
+            bound = op.response
+            if bound is not None and bound.id is not None:
+                self._unbind(bound, exc)  # a response.created we matched to this request was not its
+            self._fail(op, exc)
+            if bound is not None and not bound.done:
+                bound._finish(None, self.state.conversation, exc)
+            return
+        if err.get("code") == "session_expired":
+            self._expired = event
+        log.warning("realtime-nb: server error %s: %s", err.get("code") or err.get("type"), err.get("message"))
+
+    def _on_response_created(self, event: Event) -> None:
+        obj = event["response"]
+        oob = "conversation_id" in obj and obj["conversation_id"] is None
+        queue = self._creates["none" if oob else "auto"]
+        op = None
+        if queue:
+            op = next((o for o in queue if oob and o.metadata == obj.get("metadata")), queue[0])
+        if op is not None and op.response is not None:
+            resp = op.response
+            self._resolve(op, resp)
+            self._ops[op.event_id] = op  # keep it: an error for this request may still arrive (race)
+        else:
+            resp = Response(self, automatic=True)
+            if not oob:
+                for turn in self.audio_turns:
+                    turn.on_response(resp)
+        self._bind(resp, obj["id"], oob)
+
+    def _bind(self, resp: Response, rid: str, oob: bool) -> None:
+        resp._bind(self.state.responses[rid], self._seq)
+        self._by_id[rid] = resp
+        if resp not in self.responses:
+            self.responses.append(resp)
+        if not oob:
+            self.inband.append(resp)
+            self.active_inband = resp
+
+    def _unbind(self, wrong: Response, exc: RealtimeError) -> None:
+        """Our request failed, so the response we matched it to was started by the server: rewrap it."""
+        rid = wrong.id
+        assert rid is not None
+        auto = Response(self, automatic=True)
+        self.responses = [r for r in self.responses if r is not wrong]
+        self.inband = [auto if r is wrong else r for r in self.inband]
+        if self.active_inband is wrong:
+            self.active_inband = auto
+        auto._bind(self.state.responses[rid], wrong.created_seq)
+        self._by_id[rid] = auto
+        self.responses.append(auto)
+        wrong.id, wrong._live = None, None
+        if self.state.responses[rid].done:
+            auto._finish(self.state.responses[rid], self.state.conversation)
+            auto._settle()
+
+    def _on_response_done(self, event: Event) -> None:
+        rid = event["response"]["id"]
+        resp = self._by_id.get(rid)
+        state = self.state.responses.get(rid)
+        if resp is None or state is None:
+            return
+        for op in [o for o in self._ops.values() if o.response is resp]:
+            self._forget(op)
+        if self.active_inband is resp:
+            self.active_inband = None
+        resp._finish(state, self.state.conversation)
+        if self.closed is None and not state.out_of_band and any(
+                c["name"] in self.tools for c in resp.tool_calls):
+            from ._toolrun import follow_tools
+
+            self.spawn(follow_tools(self, resp))
+        else:
+            resp._settle()
+
+    # -- closing -----------------------------------------------------------------------------------
+    def _close_exception(self, code: int, reason: str) -> ConnectionClosed:
+        if self._expired is not None or (code == 1001 and _EXPIRED_HINT in reason):
+            message = ((self._expired or {}).get("error") or {}).get("message") or reason
+            return SessionExpired(code, message)
+        return ConnectionClosed(code, reason)
+
+    def _closed(self, exc: ConnectionClosed) -> None:
+        if self.closed is not None:
+            return
+        self.closed = exc
+        self.log.note(self.now(), "closed", str(exc), code=str(exc.code))
+        if not self._session_ready.done():
+            self._session_ready.set_exception(exc)
+            self._session_ready.exception()
+        for op in list(self._ops.values()):
+            self._fail(op, exc)
+            if op.response is not None and not op.response.done:
+                op.response._finish(None, self.state.conversation, exc)
+        self._ops.clear()
+        for queue in (*self._fifo.values(), *self._creates.values()):
+            queue.clear()
+        self._keyed.clear()
+        fail_all(self.responses, exc, self.state.conversation)
+        for turn in self.audio_turns:
+            turn.fail(exc)
+
+    # -- helpers for the Session -------------------------------------------------------------------
+    def call_on_loop(self, fn: Callable[[], Any]) -> Any:
+        """Run a small read on the loop thread (consistent with the reducer) and return its result."""
+        from . import _loop
+
+        if _loop.in_loop_thread():
+            return fn()
+
+        async def run() -> Any:
+            return fn()
+
+        return _loop.run_sync(run())
+
+    def get_response(self, response_id: str) -> Response | None:
+        return self._by_id.get(response_id)
+
+    def add_handler(self, etype: str, handler: Handler) -> None:
+        name = "*" if etype == "*" else ga_event_type(etype)
+        self.handlers[name] = [*self.handlers.get(name, []), handler]
+
+    def remove_handler(self, etype: str | None, handler: Handler | None) -> None:
+        names = list(self.handlers) if etype is None else ["*" if etype == "*" else ga_event_type(etype)]
+        for name in names:
+            if handler is None:
+                self.handlers.pop(name, None)
+            else:
+                self.handlers[name] = [h for h in self.handlers.get(name, []) if h is not handler]

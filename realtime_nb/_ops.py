@@ -1,0 +1,215 @@
+"""The session's operations as coroutines on the shared loop (``Session`` wraps each one twice: a
+blocking method and an ``a``-prefixed async one). Arguments arrive already in GA shape."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any
+
+import numpy as np
+
+from . import _audio_in, _params
+from ._client import FIFO_REPLIES, KEYED_REPLIES, KNOWN_CLIENT_TYPES, Client
+from .errors import ClassificationError, RealtimeError
+from .protocol import dialect
+from .protocol.ids import item_id as new_item_id
+from .protocol.ids import new_id
+from .response import Response, ref
+
+REPLY_TIMEOUT = 30.0      # acknowledgements (session.updated, item added …)
+ERROR_GRACE = 10.0        # how long send() waits for the error an unknown event type must cause
+
+
+async def update(client: Client, session: dict[str, Any]) -> dict[str, Any]:
+    op = await client.send({"type": "session.update", "session": session}, expect="session.updated")
+    event = await client.wait(op, REPLY_TIMEOUT)
+    return copy.deepcopy(event["session"])  # type: ignore[no-any-return]
+
+
+async def add_item(client: Client, item: dict[str, Any], previous_item_id: str | None = None,
+                   pcm: Any = None) -> str:
+    item = dialect.item_to_ga(item)
+    item.setdefault("id", new_item_id())
+    event: dict[str, Any] = {"type": "conversation.item.create", "item": item}
+    if previous_item_id is not None:
+        event["previous_item_id"] = previous_item_id
+    op = await client.send(event, expect="conversation.item.added", key=item["id"], pcm=pcm)
+    await client.wait(op, REPLY_TIMEOUT)
+    return str(item["id"])
+
+
+async def item_op(client: Client, etype: str, item_id: str, **fields: Any) -> dict[str, Any]:
+    """delete / truncate / retrieve: send and wait for the reply about ``item_id``."""
+    op = await client.send({"type": etype, "item_id": item_id, **fields}, expect=KEYED_REPLIES[etype],
+                           key=item_id)
+    event, _ = await client.wait(op, REPLY_TIMEOUT)
+    return event  # type: ignore[no-any-return]
+
+
+async def respond(client: Client, params: dict[str, Any], *, items: list[dict[str, Any]] = (),  # type: ignore[assignment]
+                  wait: bool = True, follow_tools: bool = True) -> Response:
+    """Optionally add ``items`` (pipelined, not awaited first), send ``response.create``, wait."""
+    item_ops = []
+    for item in items:
+        item_ops.append(await client.send({"type": "conversation.item.create", "item": item},
+                                          expect="conversation.item.added", key=item["id"]))
+    resp = Response(client, request=params, sent_at=client.now())
+    event: dict[str, Any] = {"type": "response.create"}
+    if params:
+        event["response"] = params
+    await client.send(event, expect="response.created", response=resp, metadata=params.get("metadata"))
+    for op in item_ops:
+        await client.wait(op, REPLY_TIMEOUT)
+    if not wait:
+        return resp
+    return await finish(resp, follow_tools)
+
+
+async def finish(resp: Response, follow_tools: bool) -> Response:
+    await asyncio.shield(resp._done_fut)
+    if resp._error is not None:
+        raise resp._error
+    return await resp._await_final() if follow_tools else resp
+
+
+async def say(client: Client, text: str, params: dict[str, Any], *, wait: bool, follow_tools: bool) -> Response:
+    if params.get("conversation") == "none":  # out of band: the text goes into input, not the conversation
+        context = params.get("input")
+        if context is None:
+            context = [ref(i) for i in client.state.conversation.ids()]
+        params = {**params, "input": [*context, _params.user_message(text)]}
+        return await respond(client, params, wait=wait, follow_tools=follow_tools)
+    item = _params.user_message(text, new_item_id())
+    return await respond(client, params, items=[item], wait=wait, follow_tools=follow_tools)
+
+
+def context_ids(client: Client, context: Any) -> list[str]:
+    ids = client.state.conversation.ids()
+    if context is None or context == "none":
+        return []
+    if context == "conversation":
+        return ids
+    if isinstance(context, int) and not isinstance(context, bool):
+        if context < 0:
+            raise ValueError("context=N needs N >= 0 (the last N items)")
+        return ids[len(ids) - context:] if context else []
+    if isinstance(context, (list, tuple)):
+        return [c["id"] if isinstance(c, dict) else str(c) for c in context]
+    raise TypeError("context must be 'conversation', an int N (the last N items), a list of item ids, or None")
+
+
+async def classify(client: Client, prompt: str, labels: list[str], context: Any,
+                   metadata: dict[str, Any] | None) -> str:
+    meta = {"realtime_nb": "classify", "classify_id": new_id("cls")[:16], **(metadata or {})}
+    params = {
+        "conversation": "none",
+        "output_modalities": ["text"],
+        "instructions": _params.classify_instructions(labels),
+        "input": [*(ref(i) for i in context_ids(client, context)), _params.user_message(prompt)],
+        "metadata": meta,
+        "tools": [],
+    }
+    resp = await respond(client, params, follow_tools=False)
+    raw = resp.text or resp.transcript
+    label = _params.match_label(raw, labels)
+    if label is None:
+        raise ClassificationError(f"the model answered {raw!r}, which is none of the labels {labels}",
+                                  raw=raw, labels=list(labels))
+    return label
+
+
+async def cancel(client: Client, response_id: str | None, timeout: float | None) -> Response | None:
+    target = client.get_response(response_id) if response_id else client.active_inband
+    event: dict[str, Any] = {"type": "response.cancel"}
+    if response_id:
+        event["response_id"] = response_id
+    op = await client.send(event, expect="error")
+    assert op is not None
+    waits: set[asyncio.Future[Any]] = {op.future}
+    if target is not None:
+        waits.add(target._done_fut)
+    try:
+        await asyncio.wait(waits, timeout=timeout if target is not None else min(timeout or 5.0, 5.0),
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        client._forget(op)
+    if op.future.done() and op.future.exception() is not None:
+        exc = op.future.exception()
+        if not (isinstance(exc, RealtimeError) and exc.code == "response_cancel_not_active"):
+            raise exc  # type: ignore[misc]
+        if target is None:
+            return None
+    if target is not None:
+        await asyncio.shield(target._done_fut)
+    return target
+
+
+async def append_audio(client: Client, pcm: np.ndarray) -> None:
+    await _audio_in.append(client, pcm)
+
+
+async def commit(client: Client) -> str:
+    op = await client.send({"type": "input_audio_buffer.commit"}, expect="input_audio_buffer.committed")
+    event = await client.wait(op, REPLY_TIMEOUT)
+    return str(event["item_id"])
+
+
+async def clear_audio(client: Client) -> None:
+    op = await client.send({"type": "input_audio_buffer.clear"}, expect="input_audio_buffer.cleared")
+    await client.wait(op, REPLY_TIMEOUT)
+
+
+async def send_audio(client: Client, pcm: np.ndarray, params: dict[str, Any], *, wait: bool,
+                     follow_tools: bool, timeout: float | None) -> Response | None:
+    td = _audio_in.turn_detection(client)
+    if td is None:
+        await _audio_in.append(client, pcm)
+        await commit(client)
+        return await respond(client, params, wait=wait, follow_tools=follow_tools)
+    resp = await _audio_in.send_with_vad(client, pcm, td, wait=wait, timeout=timeout)
+    if resp is None or not wait:
+        return resp
+    return await resp._await_final() if follow_tools else resp
+
+
+async def add_audio_message(client: Client, pcm: np.ndarray, previous_item_id: str | None) -> str:
+    item = {"id": new_item_id(), "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "audio": _audio_in.encode(pcm, _audio_in.input_format(client))}]}
+    return await add_item(client, item, previous_item_id, pcm=pcm)
+
+
+async def send(client: Client, event: dict[str, Any], wait: bool, timeout: float | None) -> str:
+    """Raw send: waits for the reply of event types that have one, and for the error an unknown type
+    must cause; raises ``RealtimeError`` for an error caused by this event."""
+    event = dialect.client_event_to_ga(event)
+    etype = event.get("type")
+    expect: str | None = None
+    key: str | None = None
+    resp = None
+    if etype in FIFO_REPLIES:
+        expect = FIFO_REPLIES[etype]
+    elif etype == "conversation.item.create" and isinstance(event.get("item"), dict):
+        event["item"].setdefault("id", new_item_id())
+        expect, key = KEYED_REPLIES[etype], event["item"]["id"]
+    elif etype in KEYED_REPLIES and isinstance(event.get("item_id"), str):
+        expect, key = KEYED_REPLIES[etype], event["item_id"]
+    elif etype == "response.create":
+        params = event.get("response") or {}
+        resp = Response(client, request=params, sent_at=client.now())
+        expect = "response.created"
+    elif etype not in KNOWN_CLIENT_TYPES:
+        expect = "error"
+    if not wait and resp is None:
+        expect = key = None  # nobody waits: an error goes to the handlers and the log, not to a call
+    op = await client.send(event, expect=expect, key=key, response=resp,
+                           metadata=(event.get("response") or {}).get("metadata"))
+    if op is None or not wait:
+        return client.last_event_id
+    limit = timeout if timeout is not None else (ERROR_GRACE if expect == "error" else REPLY_TIMEOUT)
+    try:
+        await client.wait(op, limit)
+    except TimeoutError:
+        if expect != "error":  # no error within the grace period: the server accepted it after all
+            raise
+    return op.event_id

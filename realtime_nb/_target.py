@@ -1,0 +1,122 @@
+"""Where a session connects, with which key, and the embedded local server shared by sessions.
+
+Resolution order: the ``url`` argument > ``REALTIME_NB_URL`` > OpenAI GA (``wss://api.openai.com/v1``)
+when ``api_key`` or ``OPENAI_API_KEY`` is set > an embedded ``LocalServer`` on 127.0.0.1, started on
+demand, shared by the sessions of the process and stopped when its last session closes (or at exit).
+
+The key goes only into the ``Authorization`` header. ``OPENAI_API_KEY`` is sent only to OpenAI hosts;
+other URLs get the ``api_key`` argument, else ``REALTIME_NB_API_KEY``, else a placeholder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+OPENAI_URL = "wss://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-realtime"
+PLACEHOLDER_KEY = "realtime-nb-local"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved connection target. ``api_key`` is excluded from ``repr``."""
+
+    base_url: str
+    kind: str                      # "url" | "env" | "openai" | "local"
+    api_key: str = field(repr=False)
+
+    def realtime_url(self, model: str) -> str:
+        """``<base>/realtime?model=<model>`` (keeps any query the base had)."""
+        parts = urlsplit(self.base_url)
+        path = parts.path.rstrip("/")
+        if not path.endswith("/realtime"):
+            path += "/realtime"
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "model"] + [("model", model)]
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+
+
+def _is_openai(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".openai.com")
+
+
+def resolve(url: str | None, api_key: str | None) -> Target:
+    """Pick the target (see the module docstring). Starts no server: ``kind == "local"`` means embedded."""
+    env = os.environ
+    if url:
+        base, kind = url, "url"
+    elif env.get("REALTIME_NB_URL"):
+        base, kind = env["REALTIME_NB_URL"], "env"
+    elif api_key or env.get("OPENAI_API_KEY"):
+        base, kind = OPENAI_URL, "openai"
+    else:
+        return Target("", "local", api_key or PLACEHOLDER_KEY)
+    if api_key is None:
+        api_key = env.get("OPENAI_API_KEY") if _is_openai(base) else env.get("REALTIME_NB_API_KEY")
+    return Target(base, kind, api_key or PLACEHOLDER_KEY)
+
+
+# -- the embedded server -------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_server: Any = None
+_users = 0
+
+
+def acquire_local() -> str:
+    """Start (or share) the embedded LocalServer; returns its ``ws://127.0.0.1:PORT/v1`` URL."""
+    global _server, _users
+    with _lock:
+        if _server is None:
+            from .server import LocalServer
+
+            _server = LocalServer("127.0.0.1", 0).start()
+            logging.getLogger("realtime_nb").info("realtime-nb: started the embedded local server at %s",
+                                                  _server.url)
+        _users += 1
+        return str(_server.url)
+
+
+def release_local() -> None:
+    """One session of the embedded server closed; the last one stops it."""
+    global _server, _users
+    with _lock:
+        _users = max(0, _users - 1)
+        if _users or _server is None:
+            return
+        server, _server = _server, None
+    server.stop()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    global _server
+    with _lock:
+        server, _server = _server, None
+    if server is not None:
+        server.stop()
+
+
+# -- keeping the key out of logs ------------------------------------------------------------------------
+
+class RedactKey(logging.Filter):
+    """Masks the ``Authorization`` header in websockets' debug log of the handshake (``> %s: %s``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == "authorization":
+            record.args = (args[0], "***")
+        elif isinstance(args, tuple):
+            record.args = tuple("Bearer ***" if isinstance(a, str) and a.lower().startswith("bearer ") else a
+                                for a in args)
+        return True
+
+
+ws_logger = logging.getLogger("realtime_nb.websocket")
+ws_logger.addFilter(RedactKey())

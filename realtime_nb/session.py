@@ -1,0 +1,472 @@
+"""``Session``: the object notebook users hold. Blocking methods and their ``a``-prefixed async twins.
+
+>>> import realtime_nb as rt
+>>> s = rt.connect()                                   # doctest: +SKIP
+>>> s.say("What Prince album sold the most copies?").text    # doctest: +SKIP
+'You said: What Prince album sold the most copies?'
+
+Every method works from any thread. The websocket lives on one shared daemon-thread loop (``_loop``),
+so a blocking call in a cell never stalls audio or handlers. Handlers run on that loop thread; a
+blocking method called from inside one raises a clear ``RuntimeError`` (use the async twin).
+
+Tool calls: ``say``/``respond``/``send_audio`` return the *final* response of a tool chain by default
+(``follow_tools=True``): when the model calls an ``@s.tool`` function, the tool runs, its output is
+sent, and the response that reads it is what you get back; ``r.previous.tool_calls`` shows the call.
+Pass ``follow_tools=False`` to get the first response (``r.follow_up`` / ``r.final()`` continue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _audio_in, _loop, _ops, _params, _target
+from ._client import Client, Handler
+from .response import Response
+
+__all__ = ["Session", "aconnect", "connect"]
+
+_FOREVER = None
+
+
+def _run(coro: Any, timeout: float | None, what: str) -> Any:
+    return _loop.run_sync(coro, timeout, what=what)
+
+
+class Session:
+    """A Realtime conversation. Create it with ``rt.connect(...)`` / ``await rt.aconnect(...)``.
+
+    State as DataFrames: ``items``, ``events``, ``responses``. Latest config: ``config``. Each blocking
+    method has an async twin (``say`` / ``asay`` …). Use as a context manager (``with`` or
+    ``async with``) or call ``close()``.
+    """
+
+    def __init__(self, client: Client, *, uses_local: bool) -> None:
+        self._client = client
+        self._uses_local = uses_local
+        self._released = False
+
+    # -- identity ----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The websocket URL (``…/realtime?model=…``); never contains the key."""
+        return self._client.url
+
+    @property
+    def model(self) -> str:
+        return self._client.model
+
+    @property
+    def closed(self) -> bool:
+        return self._client.closed is not None
+
+    def __repr__(self) -> str:
+        c = self._client
+        where = "embedded local server" if self._uses_local else self._client.target.base_url
+        state = f"closed ({c.closed})" if c.closed else "open"
+        return (f"<realtime_nb.Session {self.model} at {where}: {state}, "
+                f"{len(c.state.conversation)} items, {len(c.responses)} responses>")
+
+    # -- configuration -----------------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        """The latest effective session config (from ``session.created`` / ``session.updated``)."""
+        return copy.deepcopy(self._client.state.session or {})
+
+    def update(self, **fields: Any) -> dict[str, Any]:
+        """Change session fields (GA or beta names); waits for ``session.updated``, returns the config.
+
+        >>> s.update(instructions="Never use the word 'moist'", voice="marin")   # doctest: +SKIP
+        """
+        return _run(_ops.update(self._client, _params.session_update(fields)), _FOREVER, "Session.update()")
+
+    async def aupdate(self, **fields: Any) -> dict[str, Any]:
+        return await _loop.run_async(_ops.update(self._client, _params.session_update(fields)))
+
+    @property
+    def tool_timeout(self) -> float:
+        """Seconds a tool may run before the model gets a timeout error as its output (default 30)."""
+        return self._client.tool_timeout
+
+    @tool_timeout.setter
+    def tool_timeout(self, value: float) -> None:
+        self._client.tool_timeout = float(value)
+
+    @property
+    def max_tool_rounds(self) -> int:
+        """How many tool responses may follow each other before the session stops asking (default 8)."""
+        return self._client.max_tool_rounds
+
+    @max_tool_rounds.setter
+    def max_tool_rounds(self, value: int) -> None:
+        self._client.max_tool_rounds = int(value)
+
+    # -- talking -----------------------------------------------------------------------------------
+    def say(self, text: str, wait: bool = True, *, follow_tools: bool = True, timeout: float | None = None,
+            **response_params: Any) -> Response:
+        """Add a user text message and ask for a response; returns it once done (``wait=False``: at once).
+
+        ``response_params`` are those of ``respond``. With ``conversation="none"`` the text is not added to
+        the conversation: it goes into the response's ``input`` after the context.
+        """
+        params = _params.response_params(response_params)
+        return _run(_ops.say(self._client, text, params, wait=wait, follow_tools=follow_tools), timeout,
+                    "Session.say()")
+
+    async def asay(self, text: str, wait: bool = True, *, follow_tools: bool = True,
+                   **response_params: Any) -> Response:
+        params = _params.response_params(response_params)
+        return await _loop.run_async(_ops.say(self._client, text, params, wait=wait, follow_tools=follow_tools))
+
+    def respond(self, wait: bool = True, *, follow_tools: bool = True, timeout: float | None = None,
+                **response_params: Any) -> Response:
+        """Send ``response.create`` and return the ``Response`` (once done unless ``wait=False``).
+
+        Parameters (GA names; beta ``modalities``/``voice``/``max_response_output_tokens`` accepted):
+        ``output_modalities`` (``["text"]`` or ``["audio"]``), ``instructions``, ``voice``, ``tools``,
+        ``tool_choice``, ``conversation`` (``"auto"``/``"none"``), ``metadata``, ``max_output_tokens``,
+        ``input`` (a list of ``rt.ref(item_id)``, strings = user text messages, or item dicts; ``[]``
+        means no context).
+
+        >>> s.respond(conversation="none", metadata={"topic": "pizza"},
+        ...           input=[rt.ref(item_id), "Is pineapple ok?"])           # doctest: +SKIP
+        """
+        params = _params.response_params(response_params)
+        return _run(_ops.respond(self._client, params, wait=wait, follow_tools=follow_tools), timeout,
+                    "Session.respond()")
+
+    async def arespond(self, wait: bool = True, *, follow_tools: bool = True, **response_params: Any) -> Response:
+        params = _params.response_params(response_params)
+        return await _loop.run_async(_ops.respond(self._client, params, wait=wait, follow_tools=follow_tools))
+
+    def cancel(self, response_id: str | None = None, timeout: float | None = 30.0) -> Response | None:
+        """Cancel a response (default: the active one in the conversation); returns it once done, or
+        ``None`` when nothing was active."""
+        return _run(_ops.cancel(self._client, response_id, timeout), _FOREVER, "Session.cancel()")
+
+    async def acancel(self, response_id: str | None = None, timeout: float | None = 30.0) -> Response | None:
+        return await _loop.run_async(_ops.cancel(self._client, response_id, timeout))
+
+    @property
+    def last_response(self) -> Response | None:
+        """The most recently created response (any conversation), or ``None``."""
+        responses = self._client.responses
+        return responses[-1] if responses else None
+
+    def get_response(self, response_id: str) -> Response | None:
+        """The ``Response`` with this id, if the session saw it."""
+        return self._client.get_response(response_id)
+
+    # -- classification ----------------------------------------------------------------------------
+    def classify(self, prompt: str, labels: list[str], *, context: Any = "conversation",
+                 metadata: dict[str, Any] | None = None, timeout: float | None = None) -> str:
+        """Out-of-band classification: returns one of ``labels`` (matched ignoring case and spaces).
+
+        ``context``: ``"conversation"`` (all items), an int N (the last N items), a list of item ids, or
+        ``None``. The response runs with ``conversation="none"``, so nothing is added to the
+        conversation, and carries ``metadata`` (plus ``realtime_nb: "classify"`` and a
+        ``classify_id``). Raises ``rt.ClassificationError`` (with ``.raw``) if the answer is no label.
+
+        >>> s.classify("Is the user asking for support or sales?", ["support", "sales"])  # doctest: +SKIP
+        'support'
+        """
+        labels = self._labels(labels)
+        return _run(_ops.classify(self._client, prompt, labels, context, metadata), timeout, "Session.classify()")
+
+    async def aclassify(self, prompt: str, labels: list[str], *, context: Any = "conversation",
+                        metadata: dict[str, Any] | None = None) -> str:
+        labels = self._labels(labels)
+        return await _loop.run_async(_ops.classify(self._client, prompt, labels, context, metadata))
+
+    @staticmethod
+    def _labels(labels: Any) -> list[str]:
+        if isinstance(labels, str) or not all(isinstance(x, str) and x.strip() for x in labels):
+            raise TypeError("labels must be a list of non-empty strings, e.g. ['support', 'sales']")
+        labels = list(labels)
+        if len(labels) < 2:
+            raise ValueError("classify() needs at least two labels")
+        return labels
+
+    # -- audio in ----------------------------------------------------------------------------------
+    def append_audio(self, data: Any, sample_rate: int = 24000) -> None:
+        """Append audio to the input buffer (numpy float/int16 or PCM16 bytes at ``sample_rate``;
+        resampled to 24 kHz; sent in chunks well under the 15 MiB event limit)."""
+        pcm = _audio_in.load(data, sample_rate)
+        _run(_ops.append_audio(self._client, pcm), _FOREVER, "Session.append_audio()")
+
+    async def aappend_audio(self, data: Any, sample_rate: int = 24000) -> None:
+        pcm = _audio_in.load(data, sample_rate)
+        await _loop.run_async(_ops.append_audio(self._client, pcm))
+
+    def commit(self) -> str:
+        """Commit the input buffer as a user audio item; returns its item id."""
+        return _run(_ops.commit(self._client), _FOREVER, "Session.commit()")
+
+    async def acommit(self) -> str:
+        return await _loop.run_async(_ops.commit(self._client))
+
+    def clear_audio(self) -> None:
+        """Discard the uncommitted input audio."""
+        _run(_ops.clear_audio(self._client), _FOREVER, "Session.clear_audio()")
+
+    async def aclear_audio(self) -> None:
+        await _loop.run_async(_ops.clear_audio(self._client))
+
+    def send_audio(self, source: Any, sample_rate: int | None = None, *, wait: bool = True,
+                   follow_tools: bool = True, timeout: float | None = None, **response_params: Any
+                   ) -> Response | None:
+        """Send a spoken turn from a WAV path/bytes or an array; returns the model's response.
+
+        VAD off: append + commit + ``respond(**response_params)``. VAD on: append plus enough trailing
+        silence for the server's VAD to end the turn; returns the response the server starts (``None``
+        if ``create_response`` is off; ``response_params`` are then not used). ``timeout`` bounds the
+        wait for VAD to end the turn.
+        """
+        pcm = _audio_in.load(source, sample_rate)
+        params = _params.response_params(response_params)
+        return _run(_ops.send_audio(self._client, pcm, params, wait=wait, follow_tools=follow_tools,
+                                    timeout=timeout), _FOREVER, "Session.send_audio()")
+
+    async def asend_audio(self, source: Any, sample_rate: int | None = None, *, wait: bool = True,
+                          follow_tools: bool = True, timeout: float | None = None, **response_params: Any
+                          ) -> Response | None:
+        pcm = _audio_in.load(source, sample_rate)
+        params = _params.response_params(response_params)
+        return await _loop.run_async(_ops.send_audio(self._client, pcm, params, wait=wait,
+                                                     follow_tools=follow_tools, timeout=timeout))
+
+    def add_audio_message(self, source: Any, sample_rate: int | None = None, *,
+                          previous_item_id: str | None = None) -> str:
+        """Add a whole user ``input_audio`` message (no buffer, no VAD); returns its item id."""
+        pcm = _audio_in.load(source, sample_rate)
+        return _run(_ops.add_audio_message(self._client, pcm, previous_item_id), _FOREVER,
+                    "Session.add_audio_message()")
+
+    async def aadd_audio_message(self, source: Any, sample_rate: int | None = None, *,
+                                 previous_item_id: str | None = None) -> str:
+        pcm = _audio_in.load(source, sample_rate)
+        return await _loop.run_async(_ops.add_audio_message(self._client, pcm, previous_item_id))
+
+    # -- items -------------------------------------------------------------------------------------
+    def add_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str:
+        """Add a conversation item (GA or beta shape; an id is chosen if missing); returns its id.
+        ``previous_item_id="root"`` inserts it first."""
+        return _run(_ops.add_item(self._client, item, previous_item_id), _FOREVER, "Session.add_item()")
+
+    async def aadd_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str:
+        return await _loop.run_async(_ops.add_item(self._client, item, previous_item_id))
+
+    def delete_item(self, item_id: str) -> None:
+        """Delete a conversation item (waits for ``conversation.item.deleted``)."""
+        _run(_ops.item_op(self._client, "conversation.item.delete", item_id), _FOREVER, "Session.delete_item()")
+
+    async def adelete_item(self, item_id: str) -> None:
+        await _loop.run_async(_ops.item_op(self._client, "conversation.item.delete", item_id))
+
+    def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
+        """Cut an assistant audio item at ``audio_end_ms`` (what the listener actually heard)."""
+        _run(_ops.item_op(self._client, "conversation.item.truncate", item_id, content_index=content_index,
+                          audio_end_ms=int(audio_end_ms)), _FOREVER, "Session.truncate()")
+
+    async def atruncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
+        await _loop.run_async(_ops.item_op(self._client, "conversation.item.truncate", item_id,
+                                           content_index=content_index, audio_end_ms=int(audio_end_ms)))
+
+    def retrieve(self, item_id: str) -> dict[str, Any]:
+        """Fetch an item from the server; returns it without audio bytes (its audio, decoded, is then
+        in ``item_audio(item_id)``)."""
+        return _strip_audio(_run(_ops.item_op(self._client, "conversation.item.retrieve", item_id), _FOREVER,
+                                 "Session.retrieve()")["item"])
+
+    async def aretrieve(self, item_id: str) -> dict[str, Any]:
+        event = await _loop.run_async(_ops.item_op(self._client, "conversation.item.retrieve", item_id))
+        return _strip_audio(event["item"])
+
+    def item_audio(self, item_id: str) -> np.ndarray:
+        """An item's audio as int16 samples at 24 kHz (input audio you sent, or the model's output)."""
+        state = self._client.state
+        return self._client.call_on_loop(lambda: state.item_audio(item_id).copy())  # type: ignore[no-any-return]
+
+    # -- raw events --------------------------------------------------------------------------------
+    def send(self, event: dict[str, Any], *, wait: bool = True, timeout: float | None = None) -> str:
+        """Send a raw client event (GA or beta shape); returns its ``event_id`` (one is added if missing).
+
+        With ``wait`` (default) it waits for the event's reply where it has one, and for an unknown
+        type for the error the server must answer (up to 10 s); an error caused by this event raises
+        ``RealtimeError``. ``response.create`` sent this way is tracked (see ``last_response``).
+        """
+        return _run(_ops.send(self._client, event, wait, timeout), _FOREVER, "Session.send()")
+
+    async def asend(self, event: dict[str, Any], *, wait: bool = True, timeout: float | None = None) -> str:
+        return await _loop.run_async(_ops.send(self._client, event, wait, timeout))
+
+    def on(self, event_type: str, handler: Handler | None = None) -> Any:
+        """Call ``handler(event)`` for each received event of ``event_type`` (GA or beta name; ``"*"``
+        for all). Usable as a decorator. Handlers run on the session's loop thread; they may be async.
+        A handler that raises is logged (event log + ``logging``) and never stops the session."""
+        if handler is None:
+            def decorator(fn: Handler) -> Handler:
+                self._client.add_handler(event_type, fn)
+                return fn
+            return decorator
+        self._client.add_handler(event_type, handler)
+        return handler
+
+    def off(self, event_type: str | None = None, handler: Handler | None = None) -> None:
+        """Remove ``handler`` (or all handlers) for ``event_type`` (or for every type)."""
+        self._client.remove_handler(event_type, handler)
+
+    # -- tools -------------------------------------------------------------------------------------
+    def tool(self, fn: Callable[..., Any] | None = None, *, name: str | None = None,
+             description: str | None = None) -> Any:
+        """Register a Python function as a tool the model may call (``@s.tool`` or ``s.tool(fn)``).
+
+        The schema comes from type hints and the docstring; the session's tools are updated at once
+        (``session.update``). When the model calls it, it runs (sync functions in a worker thread,
+        async ones on the loop, ``tool_timeout`` seconds at most), and its result is sent back.
+        """
+        if fn is None:
+            return lambda f: self.tool(f, name=name, description=description)
+        self._client.tools.add(fn, name, description)
+        self.update(tools=self._merged_tools())
+        return fn
+
+    async def atool(self, fn: Callable[..., Any], *, name: str | None = None,
+                    description: str | None = None) -> Callable[..., Any]:
+        self._client.tools.add(fn, name, description)
+        await self.aupdate(tools=self._merged_tools())
+        return fn
+
+    def _merged_tools(self) -> list[dict[str, Any]]:
+        registry = self._client.tools
+        current = (self._client.state.session or {}).get("tools") or []
+        keep = [t for t in current if not (t.get("type") == "function" and t.get("name") in registry)]
+        return [*keep, *registry.schemas()]
+
+    # -- state as DataFrames -----------------------------------------------------------------------
+    @property
+    def items(self) -> Any:
+        """Conversation items, one row each, in conversation order (a fresh pandas snapshot)."""
+        from . import frames
+
+        c = self._client
+        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log))
+
+    @property
+    def events(self) -> Any:
+        """Every event sent and received (no payloads), one row each (a fresh pandas snapshot)."""
+        from . import frames
+
+        return frames.events_frame(self._client.log)
+
+    @property
+    def responses(self) -> Any:
+        """One row per response: status, text, token counts, timings (a fresh pandas snapshot)."""
+        from . import frames
+
+        c = self._client
+        return c.call_on_loop(lambda: frames.responses_frame(c.state, c.log))
+
+    # -- closing -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (idempotent). Pending calls fail with ``ConnectionClosed``."""
+        if not _loop.in_loop_thread():
+            _run(self._client.close(), 15, "Session.close()")
+        else:
+            self._client.spawn(self._client.close())
+        self._release()
+
+    async def aclose(self) -> None:
+        await _loop.run_async(self._client.close())
+        await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
+        if self._uses_local and not self._released:
+            self._released = True
+            _target.release_local()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _strip_audio(item: dict[str, Any]) -> dict[str, Any]:
+    item = copy.deepcopy(item)
+    for part in item.get("content") or []:
+        if isinstance(part, dict):
+            part.pop("audio", None)
+    return item
+
+
+# -- connecting ------------------------------------------------------------------------------------------
+
+def _prepare(model: str | None, url: str | None, api_key: str | None, fields: dict[str, Any]
+             ) -> tuple[_target.Target, str, dict[str, Any] | None]:
+    target = _target.resolve(url, api_key)
+    session = _params.session_update(fields) if fields else None
+    return target, model or _target.DEFAULT_MODEL, session
+
+
+async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float) -> Client:
+    client = Client(target, model, target.realtime_url(model))
+    await client.open(timeout)
+    if session is not None:
+        try:
+            await _ops.update(client, session)
+        except BaseException:
+            await client.close()
+            raise
+    return client
+
+
+def connect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
+            timeout: float = 20.0, **session_fields: Any) -> Session:
+    """Open a Realtime session; returns once ``session.created`` (and ``session.updated``) arrived.
+
+    Target: ``url`` > ``REALTIME_NB_URL`` > OpenAI GA (``api_key`` or ``OPENAI_API_KEY``) > an embedded
+    local server (offline, started on demand). ``model`` defaults to ``"gpt-realtime"``.
+    ``session_fields`` are session fields in GA or beta names (``voice``, ``instructions``,
+    ``turn_detection=None``, ``modalities``, ``input_audio_format`` …).
+
+    >>> s = rt.connect(url="ws://127.0.0.1:8765/v1", voice="marin", instructions="Be brief.")  # doctest: +SKIP
+    """
+    target, model, session = _prepare(model, url, api_key, session_fields)
+    uses_local = target.kind == "local"
+    if uses_local:
+        target = _target.Target(_target.acquire_local(), "local", target.api_key)
+    try:
+        client = _run(_open(target, model, session, timeout), _FOREVER, "realtime_nb.connect()")
+    except BaseException:
+        if uses_local:
+            _target.release_local()
+        raise
+    return Session(client, uses_local=uses_local)
+
+
+async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
+                   timeout: float = 20.0, **session_fields: Any) -> Session:
+    """The async ``connect``: ``async with await rt.aconnect() as s: ...``."""
+    target, model, session = _prepare(model, url, api_key, session_fields)
+    uses_local = target.kind == "local"
+    if uses_local:
+        target = _target.Target(await asyncio.to_thread(_target.acquire_local), "local", target.api_key)
+    try:
+        client = await _loop.run_async(_open(target, model, session, timeout))
+    except BaseException:
+        if uses_local:
+            await asyncio.to_thread(_target.release_local)
+        raise
+    return Session(client, uses_local=uses_local)
+
