@@ -46,10 +46,24 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--max-session-minutes", type=float, default=60.0,
                        help="maximum session length before session_expired (default 60)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
+    demo = sub.add_parser("demo", help="a text turn, a spoken turn, a tool call and a classification, in the terminal")
+    demo.add_argument("--local", action="store_true",
+                      help="use a fresh embedded server even if OPENAI_API_KEY or REALTIME_NB_URL is set")
+    lab = sub.add_parser("lab", help="open JupyterLab on the quickstart notebook (embedded server by default)")
+    lab.add_argument("--dir", default="realtime-nb-notebooks", help="where to put the example notebooks")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "demo":
+        from .demo import run
+
+        return run(local=args.local)
+    if args.command == "lab":
+        from .lab import run_lab
+
+        return run_lab(args.dir, browser=not args.no_browser)
     return 2
 
 
