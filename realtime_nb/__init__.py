@@ -21,6 +21,22 @@ from .session import Session, aconnect, connect
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext realtime_nb``: registers ``%rt_connect``, ``%%rt`` and ``%%rt_classify``."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def __getattr__(name: str) -> object:
+    # ``rt.plots`` imports matplotlib, so it is loaded on first use only.
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'realtime_nb' has no attribute {name!r}")
+
 __all__ = [
     "ClassificationError",
     "ConnectionClosed",

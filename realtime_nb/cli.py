@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--dir", default="realtime-nb-notebooks", help="where to put the example notebooks")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":

@@ -107,3 +107,10 @@ def test_a_failing_brain_fails_the_response_not_the_session():
         assert "the brain fell over" in done["status_details"]["error"]["message"]
         c.send({"type": "session.update", "session": {"type": "realtime"}})
         assert c.until("session.updated")
+
+
+def test_label_questions_are_not_evidence():
+    context = [user("My printer is broken", id="a"), user("Is this about support or sales?", id="b")]
+    assert reply(BrainRequest(context, "Labels: sales, support")) == [Say("sales")]  # nothing says either: first
+    context.insert(1, user("I need support", id="c"))
+    assert reply(BrainRequest(context, "Labels: sales, support")) == [Say("support")]

@@ -10,8 +10,9 @@ classroom demos can rely on them:
    reply is the text after it, verbatim (stripped).
 2. **Label choice.** If the instructions list allowed labels — two or more double-quoted words or
    phrases (``output "support"``), or a line ``Labels: a, b, c`` — the reply is exactly one label: the
-   one mentioned last in the context's user text, else the first label. Matching ignores case and
-   surrounding spaces/punctuation.
+   one mentioned last in the context's user text, else the first label. User messages that mention two
+   or more of the labels are questions about the labels, not evidence, and are skipped. Matching
+   ignores case and surrounding spaces/punctuation.
 3. **Tool call.** If tools are available and ``tool_choice`` is not ``"none"``, and the last user input
    names a tool (its name, or its name with ``_`` read as spaces) or contains one of the string ``enum``
    values of a tool's parameters (whole word, any case), the reply is a call of that tool. Enum
@@ -174,9 +175,9 @@ class EchoBrain:
 
     @staticmethod
     def _choose_label(labels: list[str], request: BrainRequest) -> str:
-        text = " ".join(
-            t for t in (request.user_text(i) for i in request.context
-                        if i.get("type") == "message" and i.get("role") == "user") if t)
+        texts = [t for t in (request.user_text(i) for i in request.context
+                             if i.get("type") == "message" and i.get("role") == "user") if t]
+        text = " ".join(t for t in texts if sum(_mentions(t, label) >= 0 for label in labels) < 2)
         best, best_pos = labels[0], -1
         for label in labels:
             pos = _mentions(text, label)
