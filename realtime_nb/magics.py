@@ -102,7 +102,7 @@ class RealtimeMagics(Magics):
             if live != shown:
                 shown = live
                 handle.update({"text/plain": shown}, raw=True)
-            if current.done():
+            if current.done:
                 nxt = current.follow_up
                 if nxt is None:
                     break
