@@ -47,7 +47,10 @@ def timeline(source: Any, *, ax: Any = None, since: float | None = None, until: 
     """
     import matplotlib.pyplot as plt
 
-    events, _ = _frames(source)
+    events, responses = _frames(source)
+    oob_ids: set[str] = set()
+    if responses is not None and len(responses):
+        oob_ids = set(responses.loc[responses["conversation"] == "none", "response_id"])
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 3.6))
     df = events
@@ -77,17 +80,19 @@ def timeline(source: Any, *, ax: Any = None, since: float | None = None, until: 
             continue
         start = float(created.iloc[0])
         end = float(done.iloc[-1]) if len(done) else float(rows["t"].max())
-        oob = bool((rows["type"].str.startswith("conversation.item")).sum() == 0)
+        oob = rid in oob_ids
         ax.barh(ymap["response"], max(end - start, 1e-3), left=start, height=0.6, color=color, alpha=0.18,
                 hatch="//" if oob else None, edgecolor=color)
         if annotate:
             ax.annotate(("OOB " if oob else "") + rid[-6:], (start, ymap["response"] + 0.35), fontsize=7, color=color)
     if annotate:
-        for _, row in df[df["type"].isin(["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
-                                          "conversation.item.truncated", "error"])].iterrows():
+        marks = df[df["type"].isin(["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                                         "conversation.item.truncated", "error"])]
+        for n, (_, row) in enumerate(marks.iterrows()):
             label = row["type"].split(".")[-1] if row["type"] != "error" else f"error: {row['error_code']}"
-            ax.annotate(label, (row["t"], ymap[lane_of(row["type"], row["direction"])] - 0.45), fontsize=7,
-                        rotation=20, color="#c44e52" if row["type"] == "error" else "#555555")
+            dy = 0.3 if n % 2 else -0.45  # alternate above/below so neighbouring marks stay readable
+            ax.annotate(label, (row["t"], ymap[lane_of(row["type"], row["direction"])] + dy), fontsize=7,
+                        color="#c44e52" if row["type"] == "error" else "#555555")
     ax.set_yticks([ymap[name] for name in LANES], LANES)
     ax.set_ylim(-0.8, len(LANES) - 0.2)
     ax.set_xlabel("seconds since connect")
