@@ -99,6 +99,7 @@ class Client:
         self.tool_timeout: float = 30.0
         self.max_tool_rounds = 8
         self.handled_calls: set[str] = set()
+        self.root_inserts: set[str] = set()
         self.handlers: dict[str, list[Handler]] = {}
         self.audio_listeners: list[Callable[[str, str, Any], None]] = []
         self.responses: list[Response] = []          # every response, in creation order
@@ -287,6 +288,8 @@ class Client:
         pcm = None
         if etype == "response.output_audio.delta":
             pcm = self._decode_audio(event)
+        elif self.root_inserts and etype == "conversation.item.added":
+            self._mark_root(event)
         self.state.apply(event, now=t, pcm=pcm)
         self.log.record(t, "received", event, len(frame))
         route = self._routes.get(etype)  # type: ignore[arg-type]
@@ -306,6 +309,14 @@ class Client:
         if star:
             for handler in list(star):
                 self._call_safely(handler, (event,), etype)
+
+    def _mark_root(self, event: Event) -> None:
+        """Our item inserted with ``previous_item_id="root"`` comes back with ``previous_item_id: null``,
+        which the reducer reads as "append"; say "root" so it lands first."""
+        item_id = (event.get("item") or {}).get("id")
+        if item_id in self.root_inserts and event.get("previous_item_id") is None:
+            self.root_inserts.discard(item_id)
+            event["previous_item_id"] = "root"
 
     def _decode_audio(self, event: Event) -> Any:
         fmt = (((self.state.session or {}).get("audio") or {}).get("output") or {}).get("format") or {}

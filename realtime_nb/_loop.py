@@ -89,6 +89,8 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None, *, what
     try:
         return future.result(timeout)
     except concurrent.futures.TimeoutError:
+        if future.done():  # the coroutine itself raised TimeoutError (the same class since 3.11)
+            raise
         future.cancel()
         raise TimeoutError(f"no result within {timeout} s") from None
     except KeyboardInterrupt:

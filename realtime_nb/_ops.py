@@ -34,6 +34,8 @@ async def add_item(client: Client, item: dict[str, Any], previous_item_id: str |
     event: dict[str, Any] = {"type": "conversation.item.create", "item": item}
     if previous_item_id is not None:
         event["previous_item_id"] = previous_item_id
+        if previous_item_id == "root":
+            client.root_inserts.add(item["id"])
     op = await client.send(event, expect="conversation.item.added", key=item["id"], pcm=pcm)
     await client.wait(op, REPLY_TIMEOUT)
     return str(item["id"])

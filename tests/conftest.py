@@ -26,3 +26,13 @@ def speech_wav():
 
     return make_utterance([("silence", 800), ("speech", "What is my horoscope for Aquarius today"),
                            ("silence", 1500)])
+
+
+@pytest.fixture
+def rt_session(server):
+    """A Session connected to the shared fast local server; closed after the test."""
+    import realtime_nb as rt
+
+    s = rt.connect(url=server.url)
+    yield s
+    s.close()
