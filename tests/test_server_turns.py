@@ -197,3 +197,28 @@ def test_max_output_tokens_makes_response_incomplete(client):
     assert done["status"] == "incomplete"
     assert done["status_details"] == {"type": "incomplete", "reason": "max_output_tokens"}
     assert len(done["output"][0]["content"][0]["text"]) <= 12
+
+
+def test_item_create_positions_and_errors(client):
+    client.send(user_text("second"))
+    second = client.until("conversation.item.done")[-1]["item"]["id"]
+    client.send(user_text("first", previous_item_id="root"))
+    added = client.until("conversation.item.done")
+    assert added[0]["previous_item_id"] is None
+    first = added[0]["item"]["id"]
+    client.send({**user_text("between"), "previous_item_id": first})
+    assert client.until("conversation.item.done")[0]["previous_item_id"] == first
+    client.send({**user_text("nowhere"), "previous_item_id": "item_missing", "event_id": "p1"})
+    err = client.until("error")[-1]["error"]
+    assert (err["code"], err["param"], err["event_id"]) == ("invalid_value", "previous_item_id", "p1")
+    client.send({"type": "conversation.item.create", "event_id": "dup",
+                 "item": {"id": second, "type": "message", "role": "user",
+                          "content": [{"type": "input_text", "text": "again"}]}})
+    assert client.until("error")[-1]["error"]["param"] == "item.id"
+    client.send({"type": "conversation.item.truncate", "item_id": second, "content_index": 0, "audio_end_ms": 0,
+                 "event_id": "t1"})
+    err = client.until("error")[-1]["error"]
+    assert err["event_id"] == "t1" and "assistant" in err["message"]
+    # the echo brain sees the conversation in order: root-inserted "first" comes before "second"
+    client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    assert client.until("response.done")[-1]["response"]["output"][0]["content"][0]["text"] == "You said: second"
