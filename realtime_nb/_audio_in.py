@@ -87,6 +87,7 @@ class AudioTurn:
     committed: asyncio.Future[str]
     started: asyncio.Future[Response]
     responses: list[Response] = field(default_factory=list)
+    committed_ids: list[str] = field(default_factory=list)
     _next: asyncio.Future[Response] | None = None
 
     def next_response(self) -> asyncio.Future[Response]:
@@ -101,7 +102,11 @@ class AudioTurn:
                 fut.exception()
 
     def on_committed(self, item_id: str) -> None:
-        if not self.committed.done():
+        self.committed_ids.append(item_id)
+
+    def on_item_added(self, item_id: str) -> None:
+        """The committed item is in the conversation (after ``committed``): the turn has ended."""
+        if item_id in self.committed_ids and not self.committed.done():
             self.committed.set_result(item_id)
 
     def on_response(self, resp: Response) -> None:

@@ -369,9 +369,12 @@ class Client:
             self._resolve(op, (event, self._seq))
 
     def _on_keyed_item(self, event: Event) -> None:
-        op = self._keyed.get((event["type"], (event.get("item") or {}).get("id", "")))
+        item_id = (event.get("item") or {}).get("id", "")
+        op = self._keyed.get((event["type"], item_id))
         if op is not None:
             self._resolve(op, (event, self._seq))
+        for turn in self.audio_turns:
+            turn.on_item_added(item_id)
 
     def _on_error(self, event: Event) -> None:
         err = event.get("error") or {}
