@@ -1,0 +1,50 @@
+// AudioWorklet processor of the mic: mixes to mono and posts fixed-size float chunks with their level.
+// Bundled by js/build.mjs into a string and loaded from a Blob URL (see capture.js).
+// Options: processorOptions.chunk = samples per chunk at the context rate.
+// Messages out: {type: "chunk", data: Float32Array (transferred), rms, peak}
+
+class RealtimeCaptureProcessor extends AudioWorkletProcessor {
+  /** @param {{processorOptions?: {chunk?: number}}} options */
+  constructor(options) {
+    super();
+    this.size = Math.max(128, options?.processorOptions?.chunk ?? 960);
+    this.buf = new Float32Array(this.size);
+    this.n = 0;
+    this.port.onmessage = (e) => {
+      if (e.data?.type === "stop") this.stopped = true;
+    };
+    this.stopped = false;
+  }
+
+  /** @param {Float32Array[][]} inputs */
+  process(inputs) {
+    if (this.stopped) return false;
+    const chans = inputs[0];
+    if (!chans || !chans.length) return true; // no input connected yet
+    const len = chans[0].length;
+    for (let i = 0; i < len; i++) {
+      let s = 0;
+      for (let c = 0; c < chans.length; c++) s += chans[c][i];
+      this.buf[this.n++] = s / chans.length;
+      if (this.n === this.size) this.flush();
+    }
+    return true;
+  }
+
+  flush() {
+    const data = this.buf;
+    let sq = 0;
+    let pk = 0;
+    for (let i = 0; i < data.length; i++) {
+      const x = data[i];
+      sq += x * x;
+      const a = x < 0 ? -x : x;
+      if (a > pk) pk = a;
+    }
+    this.port.postMessage({ type: "chunk", data, rms: Math.sqrt(sq / data.length), peak: pk }, [data.buffer]);
+    this.buf = new Float32Array(this.size);
+    this.n = 0;
+  }
+}
+
+registerProcessor("realtime-nb-capture", RealtimeCaptureProcessor);

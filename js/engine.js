@@ -1,0 +1,99 @@
+// The audio engine of the one view that owns audio: an AudioContext at 24 kHz, the player, the mic.
+// Never blocks on `AudioContext.resume()`: after a page reload (no user gesture) the context stays
+// suspended and resume() may never settle, so the UI offers an "enable audio" button instead.
+import { Capture, listMicrophones } from "./capture.js";
+import { Player } from "./player.js";
+import { SAMPLE_RATE } from "./pcm.js";
+
+/**
+ * @typedef {import("./capture.js").MicConstraints} MicConstraints
+ * @typedef {{prebufferMs: number, chunkMs: number, constraints: MicConstraints, deviceId: string, muted: boolean,
+ *   onMicChunk: (pcm: Int16Array) => void, onMicLevel: (rms: number) => void,
+ *   onPlayer: (s: import("./player.js").PlayerStatus) => void, onState: (state: string) => void}} EngineOptions
+ */
+
+/** A context at the wire rate when the browser allows it (no resampling at all), else its default. */
+function createContext() {
+  try {
+    return new AudioContext({ sampleRate: SAMPLE_RATE, latencyHint: "interactive" });
+  } catch {
+    return new AudioContext({ latencyHint: "interactive" });
+  }
+}
+
+export class AudioEngine {
+  /** @param {EngineOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.ctx = createContext();
+    this.player = new Player(this.ctx, { prebufferMs: options.prebufferMs, onStatus: options.onPlayer });
+    /** @type {Capture | null} */
+    this.capture = null;
+    this.closed = false;
+    this.ctx.addEventListener("statechange", () => options.onState(this.ctx.state));
+  }
+
+  get suspended() {
+    return this.ctx.state === "suspended";
+  }
+
+  /** Try to resume (call from a click handler); resolves at once, the state change is reported. */
+  resume() {
+    this.ctx.resume().catch(() => {});
+  }
+
+  get micOn() {
+    return this.capture?.running ?? false;
+  }
+
+  async startMic() {
+    if (this.closed || this.capture?.running) return;
+    const o = this.options;
+    this.capture = new Capture(this.ctx, {
+      deviceId: o.deviceId, constraints: o.constraints, chunkMs: o.chunkMs,
+      onChunk: o.onMicChunk, onLevel: o.onMicLevel,
+    });
+    this.capture.setMuted(o.muted);
+    try {
+      await this.capture.start();
+    } catch (err) {
+      this.capture.stop();
+      this.capture = null;
+      throw err;
+    }
+    if (this.closed) this.capture?.stop();
+  }
+
+  stopMic() {
+    this.capture?.stop();
+    this.capture = null;
+    this.options.onMicLevel(0);
+  }
+
+  /** @param {boolean} muted */
+  setMuted(muted) {
+    this.options.muted = muted;
+    this.capture?.setMuted(muted);
+  }
+
+  /** @param {{deviceId?: string, constraints?: MicConstraints}} change */
+  async reconfigure(change) {
+    if (change.deviceId !== undefined) this.options.deviceId = change.deviceId;
+    if (change.constraints !== undefined) this.options.constraints = change.constraints;
+    await this.capture?.reconfigure(change);
+  }
+
+  microphones() {
+    return listMicrophones();
+  }
+
+  /** Stop the tracks, stop playback, close the context. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.capture?.stop();
+    this.capture = null;
+    this.player.close();
+    this.ctx.close().catch(() => {});
+  }
+}

@@ -1,0 +1,115 @@
+// The collapsible event log: the last N protocol events, consecutive deltas merged into one row.
+// `EventRing` is pure (node-tested); `EventLogView` draws it.
+
+/**
+ * @typedef {{t: number, dir: string, type: string, item_id?: string | null, response_id?: string | null,
+ *   error_code?: string | null, count: number}} LogRow
+ */
+
+/** Event types that come in streams: consecutive ones are shown as one row with a count. */
+export function isStreamType(/** @type {string} */ type) {
+  return type.endsWith(".delta") || type === "input_audio_buffer.append";
+}
+
+export class EventRing {
+  /** @param {number} size */
+  constructor(size = 200) {
+    this.size = Math.max(1, size | 0);
+    /** @type {LogRow[]} */
+    this.rows = [];
+    this.total = 0;
+  }
+
+  /** @param {number} size */
+  resize(size) {
+    this.size = Math.max(1, size | 0);
+    if (this.rows.length > this.size) this.rows.splice(0, this.rows.length - this.size);
+  }
+
+  /**
+   * Add a row, merging it into the last one when both are the same stream of the same item.
+   * Accepts the kernel's compact form [t, dir, type, item_id, response_id, error_code, count].
+   * @param {LogRow | any[]} row
+   */
+  add(row) {
+    const r = Array.isArray(row)
+      ? { t: row[0], dir: row[1], type: row[2], item_id: row[3], response_id: row[4], error_code: row[5], count: row[6] ?? 1 }
+      : { count: 1, ...row };
+    this.total += r.count;
+    const last = this.rows[this.rows.length - 1];
+    if (last && isStreamType(r.type) && last.type === r.type && last.dir === r.dir && last.item_id === r.item_id) {
+      last.count += r.count;
+      last.t = r.t;
+      return false;
+    }
+    this.rows.push(r);
+    if (this.rows.length > this.size) this.rows.shift();
+    return true;
+  }
+
+  /**
+   * Rows whose type contains `text` (case-insensitive), optionally without stream rows.
+   * @param {string} [text]
+   * @param {boolean} [hideStreams]
+   */
+  filter(text = "", hideStreams = false) {
+    const needle = text.trim().toLowerCase();
+    return this.rows.filter((r) => (!hideStreams || !isStreamType(r.type))
+      && (!needle || r.type.toLowerCase().includes(needle) || (r.error_code ?? "").toLowerCase().includes(needle)));
+  }
+}
+
+const ARROWS = /** @type {Record<string, string>} */ ({ sent: "↑", received: "↓", local: "•" });
+
+export class EventLogView {
+  /**
+   * @param {HTMLElement} root a <details> element
+   * @param {number} size
+   */
+  constructor(root, size) {
+    this.ring = new EventRing(size);
+    this.root = root;
+    this.count = /** @type {HTMLElement} */ (root.querySelector("[data-role=count]"));
+    this.list = /** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-log-list]"));
+    this.input = /** @type {HTMLInputElement} */ (root.querySelector("[data-testid=rtnb-log-filter]"));
+    this.hide = /** @type {HTMLInputElement} */ (root.querySelector("[data-testid=rtnb-log-hide-streams]"));
+    this.dirty = false;
+    const redraw = () => this.draw();
+    this.input.addEventListener("input", redraw);
+    this.hide.addEventListener("change", redraw);
+    root.addEventListener("toggle", redraw);
+  }
+
+  /** @param {Array<LogRow | any[]>} rows */
+  add(rows) {
+    for (const r of rows) this.ring.add(r);
+    this.count.textContent = String(this.ring.total);
+    if ((/** @type {HTMLDetailsElement} */ (this.root)).open) this.draw();
+  }
+
+  draw() {
+    const rows = this.ring.filter(this.input.value, this.hide.checked);
+    const frag = document.createDocumentFragment();
+    for (const r of rows.slice(-this.ring.size)) {
+      const li = document.createElement("li");
+      li.className = `rtnb-log-row rtnb-dir-${r.dir}${r.error_code || r.type === "error" ? " rtnb-log-error" : ""}`;
+      li.dataset.type = r.type;
+      const t = document.createElement("span");
+      t.className = "rtnb-log-t";
+      t.textContent = r.t.toFixed(2);
+      const dir = document.createElement("span");
+      dir.className = "rtnb-log-dir";
+      dir.textContent = ARROWS[r.dir] ?? r.dir;
+      const type = document.createElement("span");
+      type.className = "rtnb-log-type";
+      type.textContent = r.count > 1 ? `${r.type} ×${r.count}` : r.type;
+      const extra = document.createElement("span");
+      extra.className = "rtnb-log-extra";
+      extra.textContent = [r.error_code, r.item_id, r.response_id].filter(Boolean).join("  ");
+      li.append(t, dir, type, extra);
+      frag.append(li);
+    }
+    this.list.replaceChildren(frag);
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+}

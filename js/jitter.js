@@ -1,0 +1,164 @@
+// The player's jitter buffer and its accounting of what was actually played, per assistant item.
+// Pure logic (no Web Audio): the player worklet pulls render quanta from it, `node --test` drives it
+// directly. Units are samples at the rate the caller renders at.
+//
+// States: "idle" (nothing to play) -> "buffering" (waiting for the pre-buffer, or for the end of a
+// short item) -> "playing" -> back to "idle" when every queued item has ended, or to "buffering"
+// on an underrun (data stopped arriving mid-item; counted in `underruns`).
+
+/**
+ * @typedef {{item: string, data: Float32Array, offset: number}} Chunk
+ * @typedef {{item_id: string | null, played_samples: number, dropped_samples: number}} InterruptResult
+ */
+
+export class JitterBuffer {
+  /** @param {{prebuffer?: number}} [options] pre-buffer in samples */
+  constructor({ prebuffer = 2400 } = {}) {
+    this.prebuffer = Math.max(0, prebuffer | 0);
+    /** @type {Chunk[]} */
+    this.queue = [];
+    this.buffered = 0;
+    /** @type {"idle" | "buffering" | "playing"} */
+    this.state = "idle";
+    /** samples played per item id @type {Map<string, number>} */
+    this.played = new Map();
+    /** samples accepted per item id @type {Map<string, number>} */
+    this.received = new Map();
+    /** items whose audio has fully arrived @type {Set<string>} */
+    this.ended = new Set();
+    /** items cut by `interrupt()`: later data for them is dropped @type {Set<string>} */
+    this.cut = new Set();
+    /** the item of the most recently played sample @type {string | null} */
+    this.current = null;
+    /** items played since the owner last cleared this set (the worklet reports them) @type {Set<string>} */
+    this.touched = new Set();
+    this.underruns = 0;
+    this.interrupts = 0;
+  }
+
+  /** @param {number} samples */
+  setPrebuffer(samples) {
+    this.prebuffer = Math.max(0, samples | 0);
+  }
+
+  /**
+   * Queue audio of an item. Returns false when the item was interrupted (its late audio is dropped).
+   * @param {string} item
+   * @param {Float32Array} data
+   */
+  push(item, data) {
+    if (this.cut.has(item)) return false;
+    if (!data.length) return true;
+    this.queue.push({ item, data, offset: 0 });
+    this.buffered += data.length;
+    this.received.set(item, (this.received.get(item) ?? 0) + data.length);
+    if (this.state === "idle") this.state = "buffering";
+    return true;
+  }
+
+  /**
+   * No more audio will come for this item: its tail may play without waiting for the pre-buffer.
+   * @param {string} item
+   */
+  end(item) {
+    this.ended.add(item);
+  }
+
+  /** Whether the queue may start playing now. */
+  ready() {
+    if (this.buffered >= this.prebuffer) return true;
+    // Everything queued belongs to items that have ended: nothing more to wait for.
+    return this.queue.length > 0 && this.queue.every((c) => this.ended.has(c.item));
+  }
+
+  /**
+   * Fill `out` with the next samples (silence where there is nothing to play).
+   * Returns the number of audio samples written.
+   * @param {Float32Array} out
+   */
+  pull(out) {
+    if (this.state === "buffering" && this.ready()) this.state = "playing";
+    let n = 0;
+    if (this.state === "playing") {
+      while (n < out.length && this.queue.length) {
+        const c = this.queue[0];
+        const take = Math.min(out.length - n, c.data.length - c.offset);
+        out.set(c.data.subarray(c.offset, c.offset + take), n);
+        c.offset += take;
+        n += take;
+        this.buffered -= take;
+        this.played.set(c.item, (this.played.get(c.item) ?? 0) + take);
+        this.current = c.item;
+        this.touched.add(c.item);
+        if (c.offset >= c.data.length) this.queue.shift();
+      }
+      if (!this.queue.length) {
+        const last = this.current;
+        if (last !== null && !this.ended.has(last)) {
+          this.underruns += 1;
+          this.state = "buffering";
+        } else {
+          this.state = "idle";
+        }
+      }
+    }
+    out.fill(0, n);
+    return n;
+  }
+
+  /** True while audio is coming out (or about to, once the pre-buffer fills). */
+  get active() {
+    return this.state !== "idle";
+  }
+
+  /**
+   * The item a barge-in cuts: the head of the queue if any audio is waiting, else the last one played.
+   * @returns {string | null}
+   */
+  currentItem() {
+    return this.queue.length ? this.queue[0].item : this.current;
+  }
+
+  /**
+   * Stop now: drop everything queued, mark the queued and current items as cut, and report how much of
+   * the current item was played.
+   * @returns {InterruptResult}
+   */
+  interrupt() {
+    const item = this.currentItem();
+    const dropped = this.buffered;
+    for (const c of this.queue) this.cut.add(c.item);
+    if (item !== null && !this.ended.has(item)) this.cut.add(item);
+    this.queue = [];
+    this.buffered = 0;
+    this.state = "idle";
+    this.interrupts += 1;
+    return { item_id: item, played_samples: item === null ? 0 : (this.played.get(item) ?? 0), dropped_samples: dropped };
+  }
+
+  /**
+   * Samples played of an item.
+   * @param {string} item
+   */
+  playedOf(item) {
+    return this.played.get(item) ?? 0;
+  }
+
+  /** Forget accounting of items no longer needed (keeps the maps small in long sessions). */
+  prune(keep = 16) {
+    for (const map of [this.played, this.received]) {
+      while (map.size > keep) {
+        const first = map.keys().next().value;
+        if (first === undefined || first === this.current) break;
+        map.delete(first);
+      }
+    }
+    for (const set of [this.ended, this.cut]) {
+      while (set.size > keep * 4) {
+        const first = set.values().next().value;
+        if (first === undefined) break;
+        set.delete(first);
+      }
+    }
+  }
+}

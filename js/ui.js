@@ -1,0 +1,208 @@
+// The widget's DOM: status bar, meters, controls, settings, transcript, event log.
+// No audio and no kernel here: widget.js wires these elements to the engine and the model.
+// Every element a test may need carries a stable data-testid (see the README of tests/browser).
+import { EventLogView } from "./eventlog.js";
+import { TranscriptView } from "./transcript.js";
+import { meterFraction } from "./pcm.js";
+
+export const STATUS_LABELS = /** @type {Record<string, string>} */ ({
+  connecting: "Connecting",
+  listening: "Listening",
+  user_speaking: "You are speaking",
+  thinking: "Thinking",
+  speaking: "Speaking",
+  error: "Error",
+  closed: "Closed",
+});
+
+export const MODES = [
+  ["hands_free", "Hands-free"],
+  ["push_to_talk", "Push-to-talk"],
+  ["manual", "VAD, manual responses"],
+];
+
+export const VADS = [
+  ["server_vad", "Server VAD"],
+  ["semantic_vad", "Semantic VAD"],
+];
+
+/**
+ * What the pill shows: the kernel's status, except that the owning view knows best whether audio is
+ * still coming out of the speaker (the kernel's "speaking" ends when the last delta arrives).
+ * @param {string} kernel status from the kernel
+ * @param {boolean} playing the local player is outputting audio
+ * @param {{ptt?: boolean, muted?: boolean}} [extra]
+ */
+export function displayStatus(kernel, playing, { ptt = false, muted = false } = {}) {
+  if (["connecting", "error", "closed", "user_speaking"].includes(kernel)) return kernel;
+  if (playing) return "speaking";
+  if (kernel === "listening" && (ptt || muted)) return "listening";
+  return kernel;
+}
+
+/**
+ * A tiny element builder.
+ * @param {string} tag
+ * @param {Record<string, any>} [attrs] `testid` sets data-testid, `cls` the class, `on*` listeners
+ * @param {Array<Node | string | null | undefined>} [children]
+ */
+export function h(tag, attrs = {}, children = []) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "testid") n.setAttribute("data-testid", v);
+    else if (k === "cls") n.className = v;
+    else if (k.startsWith("on") && typeof v === "function") n.addEventListener(k.slice(2), v);
+    else if (k === "text") n.textContent = v;
+    else n.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) n.append(c);
+  return n;
+}
+
+/**
+ * @param {Array<string[]>} options [value, label] pairs
+ * @param {Record<string, any>} attrs
+ */
+function select(options, attrs) {
+  return h("select", attrs, options.map(([v, label]) => h("option", { value: v, text: label })));
+}
+
+/** @param {string} testid @param {string} label */
+function meter(testid, label) {
+  return h("div", { cls: "rtnb-meter", testid, title: label, role: "meter", "aria-label": label,
+    "aria-valuemin": 0, "aria-valuemax": 1 }, [h("div", { cls: "rtnb-meter-fill" })]);
+}
+
+/**
+ * Build the widget's DOM inside `root`.
+ * @param {HTMLElement} root
+ * @param {{logSize: number}} options
+ */
+export function createUI(root, { logSize }) {
+  const pill = h("span", { cls: "rtnb-pill", testid: "rtnb-status", "data-status": "connecting", role: "status",
+    "aria-live": "polite" }, [h("span", { cls: "rtnb-dot" }), h("span", { cls: "rtnb-pill-label", text: "Connecting" })]);
+  const error = h("span", { cls: "rtnb-error", testid: "rtnb-error", hidden: true });
+  const dismiss = h("button", { cls: "rtnb-icon", testid: "rtnb-error-dismiss", title: "Dismiss", text: "×",
+    hidden: true, type: "button" });
+  const micMeter = meter("rtnb-mic-level", "Microphone level");
+  const outMeter = meter("rtnb-out-level", "Output level");
+  const micButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mic-button", type: "button", text: "Start mic" });
+  const muteButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mute", type: "button", text: "Mute",
+    "aria-pressed": "false" });
+  const pttButton = h("button", { cls: "rtnb-btn rtnb-ptt", testid: "rtnb-ptt", type: "button", hidden: true,
+    title: "Hold (or hold the space bar) to talk", text: "Hold to talk" });
+  const enableAudio = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-enable-audio", type: "button",
+    hidden: true, text: "Enable audio", title: "The browser paused audio until you interact with the page" });
+  const settingsToggle = h("button", { cls: "rtnb-icon", testid: "rtnb-settings-toggle", type: "button",
+    title: "Settings", "aria-expanded": "false", text: "⚙" });
+
+  const mode = select(MODES, { testid: "rtnb-mode" });
+  const vad = select(VADS, { testid: "rtnb-vad" });
+  const voice = select([], { testid: "rtnb-voice" });
+  const device = select([["", "Default microphone"]], { testid: "rtnb-device" });
+  const echo = h("input", { type: "checkbox", testid: "rtnb-echo-cancellation" });
+  const noise = h("input", { type: "checkbox", testid: "rtnb-noise-suppression" });
+  const agc = h("input", { type: "checkbox", testid: "rtnb-auto-gain" });
+  const prebuffer = h("input", { type: "number", min: 0, max: 2000, step: 20, testid: "rtnb-prebuffer" });
+  /** @param {string} label @param {HTMLElement} control */
+  const field = (label, control) => h("label", { cls: "rtnb-field" }, [h("span", { text: label }), control]);
+  const settings = h("div", { cls: "rtnb-settings", testid: "rtnb-settings", hidden: true }, [
+    field("Turns", mode), field("Detection", vad), field("Voice", voice), field("Microphone", device),
+    field("Pre-buffer (ms)", prebuffer),
+    h("div", { cls: "rtnb-checks" }, [
+      h("label", {}, [echo, " Echo cancellation"]), h("label", {}, [noise, " Noise suppression"]),
+      h("label", {}, [agc, " Auto gain"]),
+    ]),
+  ]);
+
+  const note = h("div", { cls: "rtnb-note", testid: "rtnb-note", hidden: true }, [
+    h("span", { text: "Audio is active in another view of this widget." }),
+    h("button", { cls: "rtnb-btn", testid: "rtnb-claim", type: "button", text: "Use audio here" }),
+  ]);
+  const notice = h("div", { cls: "rtnb-notice", testid: "rtnb-notice", hidden: true });
+
+  const list = h("div", { cls: "rtnb-transcript", testid: "rtnb-transcript", "aria-live": "polite" });
+  const empty = h("div", { cls: "rtnb-empty", testid: "rtnb-empty", text: "Say something — the conversation appears here." });
+  const oobList = h("div", { cls: "rtnb-oob-list" });
+  const oob = h("section", { cls: "rtnb-oob", testid: "rtnb-oob", hidden: true }, [
+    h("div", { cls: "rtnb-section-title", text: "Out-of-band results" }), oobList,
+  ]);
+
+  const log = h("details", { cls: "rtnb-log", testid: "rtnb-log" }, [
+    h("summary", {}, ["Event log ", h("span", { cls: "rtnb-count", "data-role": "count", text: "0" })]),
+    h("div", { cls: "rtnb-log-tools" }, [
+      h("input", { type: "search", placeholder: "filter by type", testid: "rtnb-log-filter" }),
+      h("label", {}, [h("input", { type: "checkbox", testid: "rtnb-log-hide-streams", checked: true }), " hide deltas"]),
+    ]),
+    h("ol", { cls: "rtnb-log-list", testid: "rtnb-log-list" }),
+  ]);
+
+  const container = h("div", { cls: "rtnb", testid: "rtnb-root", tabindex: 0 }, [
+    h("div", { cls: "rtnb-bar" }, [
+      pill, error, dismiss, h("span", { cls: "rtnb-spacer" }),
+      h("span", { cls: "rtnb-meters" }, [h("span", { cls: "rtnb-meter-label", text: "mic" }), micMeter,
+        h("span", { cls: "rtnb-meter-label", text: "out" }), outMeter]),
+      enableAudio, pttButton, micButton, muteButton, settingsToggle,
+    ]),
+    settings, note, notice,
+    h("div", { cls: "rtnb-body" }, [h("div", { cls: "rtnb-main" }, [empty, list]), oob]),
+    log,
+  ]);
+  root.replaceChildren(container);
+
+  settingsToggle.addEventListener("click", () => {
+    settings.hidden = !settings.hidden;
+    settingsToggle.setAttribute("aria-expanded", String(!settings.hidden));
+  });
+
+  const transcript = new TranscriptView(list, oobList, oob, empty);
+  const eventLog = new EventLogView(log, logSize);
+
+  return {
+    container, pill, error, dismiss, micButton, muteButton, pttButton, enableAudio, settingsToggle,
+    mode, vad, voice, device, echo, noise, agc, prebuffer, note, notice, transcript, eventLog,
+    claim: /** @type {HTMLButtonElement} */ (note.querySelector("[data-testid=rtnb-claim]")),
+
+    /** @param {string} status @param {string} [detail] */
+    setStatus(status, detail = "") {
+      pill.dataset.status = status;
+      const label = /** @type {HTMLElement} */ (pill.querySelector(".rtnb-pill-label"));
+      label.textContent = (STATUS_LABELS[status] ?? status) + (detail ? ` · ${detail}` : "");
+    },
+
+    /** @param {string} message */
+    setError(message) {
+      error.hidden = dismiss.hidden = !message;
+      error.textContent = message;
+      error.title = message;
+    },
+
+    /** @param {string} text empty hides it */
+    setNotice(text) {
+      notice.hidden = !text;
+      notice.textContent = text;
+    },
+
+    /** @param {HTMLElement} m @param {number} level RMS */
+    setMeter(m, level) {
+      const f = meterFraction(level);
+      (/** @type {HTMLElement} */ (m.firstChild)).style.transform = `scaleX(${f.toFixed(3)})`;
+      m.setAttribute("aria-valuenow", f.toFixed(2));
+    },
+
+    /** @param {string[]} voices @param {string} current */
+    setVoices(voices, current) {
+      const all = current && !voices.includes(current) ? [current, ...voices] : voices;
+      voice.replaceChildren(...all.map((v) => h("option", { value: v, text: v })));
+      voice.value = current;
+    },
+
+    /** @param {{id: string, label: string}[]} mics @param {string} current */
+    setDevices(mics, current) {
+      device.replaceChildren(h("option", { value: "", text: "Default microphone" }),
+        ...mics.filter((m) => m.id && m.id !== "default").map((m, i) => h("option", { value: m.id, text: m.label || `Microphone ${i + 1}` })));
+      device.value = current;
+    },
+  };
+}

@@ -1,0 +1,421 @@
+// anywidget entry point: wires the UI (ui.js), the kernel protocol (comm.js) and, in the one view
+// that owns audio, the audio engine (engine.js).
+//
+// Lifecycle of a view: render -> "ready" request (retried while the kernel is busy) -> the reply says
+// whether this view owns audio and carries a snapshot of the transcript and the event log -> the
+// owner starts the engine (player, and the mic when `autostart`) -> cleanup releases ownership,
+// stops the tracks and closes the context.
+import { AudioPacer, Comm } from "./comm.js";
+import { AudioEngine } from "./engine.js";
+import { int16FromBytes } from "./pcm.js";
+import { createUI, displayStatus } from "./ui.js";
+import "./widget.css";
+
+const PING_MS = 2000;
+const READY_TIMEOUT_MS = 5000;
+
+/**
+ * @typedef {{get: (k: string) => any, set: (k: string, v: any) => void, save_changes: () => void,
+ *   on: (n: string, cb: (...a: any[]) => void) => void, off: (n: string, cb: (...a: any[]) => void) => void,
+ *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void}} Model
+ */
+
+function newViewId() {
+  const c = globalThis.crypto;
+  return c?.randomUUID ? c.randomUUID().slice(0, 8) : Math.random().toString(36).slice(2, 10);
+}
+
+/** Counters the browser tests read (window.__realtime_nb_debug[model_key].views[view]). */
+function newDebug(/** @type {string} */ view) {
+  return {
+    view, ready: false, owner: false, ctxState: "none", status: "", micOn: false,
+    micChunksSent: 0, micSamplesSent: 0, micMessages: 0,
+    /** @type {Record<string, number>} */ samplesReceived: {},
+    /** @type {Record<string, number>} */ samplesPlayed: {},
+    interrupts: 0, /** @type {any} */ lastInterrupt: null, /** @type {any} */ lastTruncate: null,
+    truncates: 0, underruns: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
+  };
+}
+
+/**
+ * @param {string} key
+ * @param {string} view
+ * @param {ReturnType<typeof newDebug>} debug
+ */
+function registerDebug(key, view, debug) {
+  const g = /** @type {any} */ (globalThis);
+  g.__realtime_nb_debug ??= {};
+  const entry = (g.__realtime_nb_debug[key] ??= { views: {}, owner: null });
+  entry.views[view] = debug;
+  return () => {
+    delete entry.views[view];
+    if (entry.owner === debug) entry.owner = null;
+    if (!Object.keys(entry.views).length) delete g.__realtime_nb_debug[key];
+  };
+}
+
+/** @param {{model: Model, el: HTMLElement}} ctx */
+function render({ model, el }) {
+  const view = newViewId();
+  const comm = new Comm(model, view);
+  const ui = createUI(el, { logSize: model.get("event_log_size") });
+  const debug = newDebug(view);
+  const key = model.get("_model_key") || view;
+  const unregister = registerDebug(key, view, debug);
+  const root = ui.container;
+  root.dataset.viewId = view;
+  /** @type {any} */ (root).__rtnb = debug;
+
+  /** @type {AudioEngine | null} */
+  let engine = null;
+  let owner = false;
+  let ready = false;
+  let disposed = false;
+  let pttHeld = false;
+  let playing = false;
+  let seq = 0;
+  /** @type {Array<[string, (...a: any[]) => void]>} */
+  const listeners = [];
+  /** @param {string} name @param {(...a: any[]) => void} cb */
+  const onModel = (name, cb) => {
+    model.on(name, cb);
+    listeners.push([name, cb]);
+  };
+  /** @param {string} name @param {any} value */
+  const setTrait = (name, value) => {
+    model.set(name, value);
+    model.save_changes();
+  };
+
+  const pacer = new AudioPacer((pcm) => {
+    seq += 1;
+    debug.micMessages += 1;
+    debug.micSamplesSent += pcm.length;
+    debug.micChunksSent = seq;
+    comm.send("audio", { seq, samples: pcm.length }, [pcm.buffer]);
+  });
+
+  // -- status ---------------------------------------------------------------------------------------
+  function refreshStatus() {
+    const kernel = model.get("status");
+    const ptt = model.get("mode") === "push_to_talk";
+    const shown = displayStatus(kernel, owner && playing, { ptt, muted: model.get("muted") });
+    let detail = "";
+    if (shown === "listening" && owner) {
+      if (!engine?.micOn) detail = "mic off";
+      else if (model.get("muted")) detail = "muted";
+      else if (ptt) detail = pttHeld ? "recording" : "hold to talk";
+    }
+    ui.setStatus(shown, detail);
+    debug.status = shown;
+    root.dataset.status = shown;
+  }
+
+  function refreshControls() {
+    const ptt = model.get("mode") === "push_to_talk";
+    ui.pttButton.hidden = !ptt || !owner;
+    ui.pttButton.classList.toggle("rtnb-active", pttHeld);
+    ui.micButton.hidden = ui.muteButton.hidden = !owner;
+    ui.micButton.textContent = engine?.micOn ? "Stop mic" : "Start mic";
+    ui.micButton.classList.toggle("rtnb-active", Boolean(engine?.micOn));
+    const muted = Boolean(model.get("muted"));
+    ui.muteButton.textContent = muted ? "Unmute" : "Mute";
+    ui.muteButton.setAttribute("aria-pressed", String(muted));
+    ui.muteButton.classList.toggle("rtnb-warn", muted);
+    ui.enableAudio.hidden = !(owner && engine?.suspended);
+    ui.note.hidden = owner || !ready;
+    root.dataset.owner = String(owner);
+    root.dataset.ready = String(ready);
+    debug.micOn = Boolean(engine?.micOn);
+    refreshStatus();
+  }
+
+  function syncSettings() {
+    ui.mode.value = model.get("mode");
+    ui.vad.value = model.get("vad");
+    ui.vad.disabled = model.get("mode") === "push_to_talk";
+    ui.setVoices(model.get("voices"), model.get("voice"));
+    ui.voice.disabled = Boolean(model.get("voice_locked"));
+    ui.voice.title = model.get("voice_locked") ? "The voice cannot change once the model has spoken" : "";
+    const c = model.get("mic_constraints") ?? {};
+    ui.echo.checked = c.echoCancellation !== false;
+    ui.noise.checked = c.noiseSuppression !== false;
+    ui.agc.checked = c.autoGainControl !== false;
+    ui.prebuffer.value = String(model.get("prebuffer_ms"));
+    ui.device.value = model.get("mic_device") ?? "";
+    ui.setError(model.get("last_error") ?? "");
+    refreshControls();
+  }
+
+  // -- audio engine (owner only) --------------------------------------------------------------------
+  function reportError(/** @type {string} */ message) {
+    debug.errors.push(message);
+    ui.setNotice(message);
+    comm.send("client_error", { message });
+  }
+
+  async function startMic() {
+    if (!engine) return;
+    try {
+      await engine.startMic();
+      ui.setNotice("");
+      const mics = await engine.microphones();
+      ui.setDevices(mics, model.get("mic_device") ?? "");
+    } catch (err) {
+      const e = /** @type {any} */ (err);
+      reportError(`Microphone: ${e?.name === "NotAllowedError" ? "permission denied" : (e?.message ?? e)}`);
+    }
+    refreshControls();
+  }
+
+  function startEngine() {
+    if (engine || disposed) return;
+    engine = new AudioEngine({
+      prebufferMs: model.get("prebuffer_ms"),
+      chunkMs: model.get("chunk_ms"),
+      constraints: model.get("mic_constraints") ?? {},
+      deviceId: model.get("mic_device") ?? "",
+      muted: Boolean(model.get("muted")),
+      onMicChunk: (pcm) => {
+        if (!owner || !ready) return;
+        if (model.get("mode") === "push_to_talk" && !pttHeld) return;
+        pacer.push(pcm);
+      },
+      onMicLevel: (level) => ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")), level),
+      onPlayer: (s) => {
+        ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-out-level]")), s.level);
+        debug.playerState = s.state;
+        debug.bufferedMs = s.buffered_ms;
+        debug.underruns = s.underruns;
+        if (engine) for (const [item, n] of engine.player.played) debug.samplesPlayed[item] = n;
+        if (playing !== s.playing) {
+          playing = s.playing;
+          refreshStatus();
+        }
+      },
+      onState: (state) => {
+        debug.ctxState = state;
+        root.dataset.ctxState = state;
+        refreshControls();
+      },
+    });
+    debug.ctxState = engine.ctx.state;
+    root.dataset.ctxState = engine.ctx.state;
+    engine.player.ready.catch((err) => reportError(`Audio output: ${err?.message ?? err}`));
+    if (model.get("autostart")) startMic();
+    refreshControls();
+  }
+
+  function stopEngine() {
+    pttUp();
+    engine?.close();
+    engine = null;
+    playing = false;
+    pacer.dispose();
+    ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")), 0);
+    ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-out-level]")), 0);
+  }
+
+  /** @param {boolean} mine */
+  function setOwner(mine) {
+    owner = mine;
+    debug.owner = mine;
+    const g = /** @type {any} */ (globalThis).__realtime_nb_debug?.[key];
+    if (g && mine) g.owner = debug;
+    else if (g && g.owner === debug) g.owner = null;
+    if (mine) startEngine();
+    else stopEngine();
+    refreshControls();
+  }
+
+  // -- push-to-talk ---------------------------------------------------------------------------------
+  function pttDown() {
+    if (pttHeld || !owner || model.get("mode") !== "push_to_talk") return;
+    if (engine && !engine.micOn) startMic();
+    pttHeld = true;
+    comm.send("ptt", { down: true });
+    refreshControls();
+  }
+
+  function pttUp() {
+    if (!pttHeld) return;
+    pacer.flush(); // the last audio goes before the release, which commits
+    pttHeld = false;
+    comm.send("ptt", { down: false });
+    refreshControls();
+  }
+
+  /** @param {KeyboardEvent} e */
+  function isSpaceForUs(e) {
+    const t = /** @type {HTMLElement} */ (e.target);
+    return e.code === "Space" && !["INPUT", "SELECT", "TEXTAREA"].includes(t?.tagName);
+  }
+
+  // -- kernel messages ------------------------------------------------------------------------------
+  comm.on("update", (msg) => {
+    if (msg.entries || msg.order) ui.transcript.apply(msg);
+    if (msg.events) ui.eventLog.add(msg.events);
+  });
+  comm.on("audio", (msg, buffers) => {
+    if (!engine || !buffers.length) return;
+    const pcm = int16FromBytes(buffers[0]);
+    debug.samplesReceived[msg.item_id] = (debug.samplesReceived[msg.item_id] ?? 0) + pcm.length;
+    engine.player.push(msg.item_id, pcm);
+  });
+  comm.on("audio_end", (msg) => engine?.player.end(msg.item_id));
+  comm.on("interrupt", async () => {
+    debug.interrupts += 1;
+    const r = engine ? await engine.player.interrupt() : { item_id: null, played_samples: 0 };
+    debug.lastInterrupt = r;
+    if (r.item_id) debug.samplesPlayed[r.item_id] = r.played_samples;
+    return r;
+  });
+  comm.on("owner", (msg) => {
+    if (!ready) return;
+    if (msg.owner === null && !owner) claim(false);
+    else setOwner(msg.owner === view);
+  });
+  comm.on("truncated", (msg) => {
+    debug.truncates += 1;
+    debug.lastTruncate = msg;
+  });
+  comm.on("notice", (msg) => ui.setNotice(msg.text ?? ""));
+
+  /** @param {boolean} force */
+  async function claim(force) {
+    try {
+      const r = await comm.request("claim", { force });
+      setOwner(Boolean(r?.owner));
+    } catch {
+      /* the kernel is gone or busy; the next owner message decides */
+    }
+  }
+
+  /** @param {any} snapshot */
+  function applySnapshot(snapshot) {
+    if (!snapshot) return;
+    ui.transcript.apply({ entries: snapshot.entries ?? [], order: snapshot.order });
+    ui.eventLog.ring.rows = [];
+    ui.eventLog.ring.total = 0;
+    ui.eventLog.add(snapshot.events ?? []);
+  }
+
+  async function handshake() {
+    while (!disposed && !ready) {
+      try {
+        const r = await comm.request("ready", {}, { timeoutMs: READY_TIMEOUT_MS });
+        if (disposed) return;
+        ready = true;
+        debug.ready = true;
+        ui.setNotice("");
+        applySnapshot(r?.snapshot);
+        setOwner(Boolean(r?.owner));
+      } catch {
+        if (!disposed) ui.setNotice("Waiting for the kernel (busy or not connected)…");
+      }
+    }
+  }
+
+  // -- UI events ------------------------------------------------------------------------------------
+  ui.micButton.addEventListener("click", () => {
+    if (!engine) return;
+    engine.resume();
+    if (engine.micOn) {
+      engine.stopMic();
+      refreshControls();
+    } else startMic();
+  });
+  ui.muteButton.addEventListener("click", () => setTrait("muted", !model.get("muted")));
+  ui.enableAudio.addEventListener("click", () => engine?.resume());
+  ui.claim.addEventListener("click", () => claim(true));
+  ui.dismiss.addEventListener("click", () => setTrait("last_error", ""));
+  ui.pttButton.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    engine?.resume();
+    pttDown();
+  });
+  for (const name of ["pointerup", "pointerleave", "pointercancel"]) ui.pttButton.addEventListener(name, pttUp);
+  root.addEventListener("keydown", (e) => {
+    if (!isSpaceForUs(e) || model.get("mode") !== "push_to_talk" || !owner) return;
+    e.preventDefault();
+    e.stopPropagation(); // a notebook would otherwise scroll or run its own shortcut
+    if (!e.repeat) pttDown();
+  });
+  root.addEventListener("keyup", (e) => {
+    if (!isSpaceForUs(e)) return;
+    e.preventDefault();
+    pttUp();
+  });
+  ui.mode.addEventListener("change", () => setTrait("mode", ui.mode.value));
+  ui.vad.addEventListener("change", () => setTrait("vad", ui.vad.value));
+  ui.voice.addEventListener("change", () => setTrait("voice", ui.voice.value));
+  ui.device.addEventListener("change", () => setTrait("mic_device", ui.device.value));
+  ui.prebuffer.addEventListener("change", () => {
+    const ms = Number(ui.prebuffer.value);
+    if (Number.isFinite(ms) && ms >= 0) setTrait("prebuffer_ms", Math.round(ms));
+  });
+  const constraintsChanged = () => setTrait("mic_constraints", {
+    echoCancellation: ui.echo.checked, noiseSuppression: ui.noise.checked, autoGainControl: ui.agc.checked,
+  });
+  for (const box of [ui.echo, ui.noise, ui.agc]) box.addEventListener("change", constraintsChanged);
+
+  // -- model changes --------------------------------------------------------------------------------
+  onModel("change:status", refreshStatus);
+  onModel("change:last_error", syncSettings);
+  for (const name of ["mode", "vad", "voice", "voices", "voice_locked"]) onModel(`change:${name}`, syncSettings);
+  onModel("change:mode", () => {
+    if (model.get("mode") !== "push_to_talk") pttUp();
+  });
+  onModel("change:muted", () => {
+    engine?.setMuted(Boolean(model.get("muted")));
+    refreshControls();
+  });
+  onModel("change:prebuffer_ms", () => {
+    engine?.player.setPrebuffer(model.get("prebuffer_ms"));
+    syncSettings();
+  });
+  onModel("change:mic_constraints", () => {
+    engine?.reconfigure({ constraints: model.get("mic_constraints") ?? {} }).catch((e) => reportError(`Microphone: ${e?.message ?? e}`));
+    syncSettings();
+  });
+  onModel("change:mic_device", () => {
+    engine?.reconfigure({ deviceId: model.get("mic_device") ?? "" }).catch((e) => reportError(`Microphone: ${e?.message ?? e}`));
+    syncSettings();
+  });
+  onModel("change:event_log_size", () => ui.eventLog.ring.resize(model.get("event_log_size")));
+
+  const ping = setInterval(() => {
+    if (ready) comm.send("ping");
+  }, PING_MS);
+  const release = () => {
+    if (owner) comm.send("release");
+  };
+  globalThis.addEventListener?.("pagehide", release);
+  const blur = () => pttUp();
+  globalThis.addEventListener?.("blur", blur);
+
+  syncSettings();
+  handshake();
+
+  return () => {
+    disposed = true;
+    clearInterval(ping);
+    globalThis.removeEventListener?.("pagehide", release);
+    globalThis.removeEventListener?.("blur", blur);
+    pttUp();
+    release();
+    stopEngine();
+    for (const [name, cb] of listeners) model.off(name, cb);
+    comm.dispose();
+    unregister();
+    el.replaceChildren();
+  };
+}
+
+export default {
+  /** Nothing is shared between the views of a model beyond the model itself. */
+  initialize() {
+    return () => {};
+  },
+  render,
+};

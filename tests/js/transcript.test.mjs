@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TranscriptModel, formatSeconds, splitAtTruncation } from "../../js/transcript.js";
+import { EventRing, isStreamType } from "../../js/eventlog.js";
+import { displayStatus } from "../../js/ui.js";
+
+test("transcript: entries upsert in place, order from the kernel, out-of-band apart", () => {
+  const m = new TranscriptModel();
+  m.apply({ entries: [{ id: "u1", kind: "user", text: null }], order: ["u1"] });
+  m.apply({ entries: [{ id: "a1", kind: "assistant", text: "Hel", status: "in_progress" }] });
+  m.apply({ entries: [{ id: "a1", kind: "assistant", text: "Hello", status: "completed" }] });
+  m.apply({ entries: [{ id: "o1", kind: "assistant", text: "sales", oob: true }] });
+  assert.deepEqual(m.inBand().map((e) => e.id), ["u1", "a1"]);
+  assert.equal(m.entries.get("a1").text, "Hello");
+  assert.deepEqual(m.outOfBand().map((e) => e.id), ["o1"]);
+  m.apply({ entries: [{ id: "r0", kind: "system" }], order: ["r0", "u1", "a1"] });
+  assert.deepEqual(m.inBand().map((e) => e.id), ["r0", "u1", "a1"]);
+  const changed = m.apply({ entries: [{ id: "u1", kind: "user", deleted: true }], order: ["r0", "a1"] });
+  assert.deepEqual([...changed], ["u1"]);
+  assert.deepEqual(m.inBand().map((e) => e.id), ["r0", "a1"]);
+});
+
+test("truncation split: proportional, on a word boundary, whole text when not cut", () => {
+  const text = "one two three four five six seven eight";
+  const [heard, rest] = splitAtTruncation(text, 1000, 2000);
+  assert.equal(heard + rest, text);
+  assert.ok(heard.length <= text.length / 2 + 1);
+  assert.ok(rest.startsWith(" "));
+  assert.deepEqual(splitAtTruncation(text, null, 2000), [text, ""]);
+  assert.deepEqual(splitAtTruncation(text, 3000, 2000), [text, ""]);
+  assert.deepEqual(splitAtTruncation(text, 0, 2000), ["", text]);
+  assert.equal(formatSeconds(1234), "1.2 s");
+});
+
+test("event ring: merges consecutive deltas, bounded, filters", () => {
+  const ring = new EventRing(3);
+  ring.add([0.1, "received", "response.created", null, "r1", null]);
+  ring.add([0.2, "received", "response.output_audio.delta", "i1", "r1", null]);
+  ring.add([0.3, "received", "response.output_audio.delta", "i1", "r1", null, 4]);
+  assert.equal(ring.rows.length, 2);
+  assert.equal(ring.rows[1].count, 5);
+  assert.equal(ring.rows[1].t, 0.3);
+  ring.add({ t: 0.4, dir: "received", type: "error", error_code: "invalid_value" });
+  ring.add({ t: 0.5, dir: "received", type: "response.done" });
+  assert.equal(ring.rows.length, 3);
+  assert.equal(ring.total, 8);
+  assert.deepEqual(ring.filter("", true).map((r) => r.type), ["error", "response.done"]);
+  assert.deepEqual(ring.filter("INVALID").map((r) => r.type), ["error"]);
+  ring.resize(1);
+  assert.deepEqual(ring.rows.map((r) => r.type), ["response.done"]);
+  assert.ok(isStreamType("input_audio_buffer.append"));
+  assert.ok(!isStreamType("response.done"));
+});
+
+test("status pill: local playback shows speaking, the kernel's urgent states win", () => {
+  assert.equal(displayStatus("listening", true), "speaking");
+  assert.equal(displayStatus("thinking", true), "speaking");
+  assert.equal(displayStatus("user_speaking", true), "user_speaking");
+  assert.equal(displayStatus("error", true), "error");
+  assert.equal(displayStatus("speaking", false), "speaking");
+  assert.equal(displayStatus("listening", false), "listening");
+});
