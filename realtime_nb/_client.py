@@ -115,10 +115,12 @@ class Client:
         self._ops: dict[str, Op] = {}
         self._fifo: dict[str, deque[Op]] = {reply: deque() for reply in FIFO_REPLIES.values()}
         self._keyed: dict[tuple[str, str], Op] = {}
+        self._after_added: dict[str, tuple[Op, Event]] = {}   # commits waiting for their item
         self._creates: dict[str, deque[Op]] = {"auto": deque(), "none": deque()}
         self.audio_turns: list[AudioTurn] = []      # send_audio calls waiting for VAD turns
         self._by_id: dict[str, Response] = {}
         self._expired: Event | None = None
+        self._last_error: Event | None = None
         self._reader: asyncio.Task[None] | None = None
         self._session_ready: asyncio.Future[None] = self.loop.create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -357,7 +359,11 @@ class Client:
 
     def _on_fifo(self, event: Event) -> None:
         queue = self._fifo[event["type"]]
-        if queue:
+        if event["type"] == "input_audio_buffer.committed":
+            if queue:  # the commit is done when its item is in the conversation (the next event)
+                op = queue.popleft()
+                self._after_added[str(event.get("item_id"))] = (op, event)
+        elif queue:
             self._resolve(queue[0], event)
         if event["type"] == "input_audio_buffer.committed":
             for turn in self.audio_turns:
@@ -373,6 +379,10 @@ class Client:
         op = self._keyed.get((event["type"], item_id))
         if op is not None:
             self._resolve(op, (event, self._seq))
+        if self._after_added:
+            waiting = self._after_added.pop(item_id, None)
+            if waiting is not None:
+                self._resolve(*waiting)
         for turn in self.audio_turns:
             turn.on_item_added(item_id)
 
@@ -390,6 +400,7 @@ class Client:
             return
         if err.get("code") == "session_expired":
             self._expired = event
+        self._last_error = event
         log.warning("realtime-nb: server error %s: %s", err.get("code") or err.get("type"), err.get("message"))
 
     def _on_response_created(self, event: Event) -> None:
@@ -460,6 +471,9 @@ class Client:
         if self._expired is not None or (code == 1001 and _EXPIRED_HINT in reason):
             message = ((self._expired or {}).get("error") or {}).get("message") or reason
             return SessionExpired(code, message)
+        if not self._session_ready.done() and self._last_error is not None:
+            # refused at connect (bad key, bad model …): say why, not just the close code
+            reason = f"{reason}: {(self._last_error.get('error') or {}).get('message', '')}".strip(": ")
         return ConnectionClosed(code, reason)
 
     def _closed(self, exc: ConnectionClosed) -> None:
@@ -478,6 +492,7 @@ class Client:
         for queue in (*self._fifo.values(), *self._creates.values()):
             queue.clear()
         self._keyed.clear()
+        self._after_added.clear()
         fail_all(self.responses, exc, self.state.conversation)
         for turn in self.audio_turns:
             turn.fail(exc)

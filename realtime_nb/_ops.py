@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,8 @@ ERROR_GRACE = 10.0        # how long send() waits for the error an unknown event
 async def update(client: Client, session: dict[str, Any]) -> dict[str, Any]:
     op = await client.send({"type": "session.update", "session": session}, expect="session.updated")
     event = await client.wait(op, REPLY_TIMEOUT)
-    return copy.deepcopy(event["session"])  # type: ignore[no-any-return]
+    config: dict[str, Any] = copy.deepcopy(event["session"])
+    return config
 
 
 async def add_item(client: Client, item: dict[str, Any], previous_item_id: str | None = None,
@@ -49,7 +51,7 @@ async def item_op(client: Client, etype: str, item_id: str, **fields: Any) -> di
     return event  # type: ignore[no-any-return]
 
 
-async def respond(client: Client, params: dict[str, Any], *, items: list[dict[str, Any]] = (),  # type: ignore[assignment]
+async def respond(client: Client, params: dict[str, Any], *, items: Sequence[dict[str, Any]] = (),
                   wait: bool = True, follow_tools: bool = True) -> Response:
     """Optionally add ``items`` (pipelined, not awaited first), send ``response.create``, wait."""
     item_ops = []

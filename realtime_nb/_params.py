@@ -19,7 +19,7 @@ from .protocol import dialect
 
 log = logging.getLogger("realtime_nb")
 
-_logged: set[str] = set()
+_logged: set[tuple[str, str]] = set()
 _logged_lock = threading.Lock()
 
 

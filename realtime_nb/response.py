@@ -216,12 +216,15 @@ class Response:
     def audio(self) -> np.ndarray:
         """The output audio as int16 samples at 24 kHz (empty for text responses)."""
         if self._snap is not None:
-            return self._snap["audio"]  # type: ignore[no-any-return]
+            snapped: np.ndarray = self._snap["audio"]
+            return snapped
         live = self._live
         if live is None:
-            return _EMPTY.copy()
+            empty: np.ndarray = _EMPTY.copy()
+            return empty
         conversation = self._client.state.conversation
-        return self._client.call_on_loop(lambda: live.audio_pcm(conversation).copy())
+        pcm: np.ndarray = self._client.call_on_loop(lambda: live.audio_pcm(conversation).copy())
+        return pcm
 
     @property
     def output(self) -> list[dict[str, Any]]:

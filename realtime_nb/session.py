@@ -18,9 +18,11 @@ Pass ``follow_tools=False`` to get the first response (``r.follow_up`` / ``r.fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from collections.abc import Callable
-from typing import Any
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,9 +33,10 @@ from .response import Response
 __all__ = ["Session", "aconnect", "connect"]
 
 _FOREVER = None
+T = TypeVar("T")
 
 
-def _run(coro: Any, timeout: float | None, what: str) -> Any:
+def _run(coro: Coroutine[Any, Any, T], timeout: float | None, what: str) -> T:
     return _loop.run_sync(coro, timeout, what=what)
 
 
@@ -49,6 +52,8 @@ class Session:
         self._client = client
         self._uses_local = uses_local
         self._released = False
+        # A session dropped without close() (a re-run cell) still closes its socket.
+        weakref.finalize(self, _close_soon, client)
 
     # -- identity ----------------------------------------------------------------------------------
     @property
@@ -186,10 +191,10 @@ class Session:
     def _labels(labels: Any) -> list[str]:
         if isinstance(labels, str) or not all(isinstance(x, str) and x.strip() for x in labels):
             raise TypeError("labels must be a list of non-empty strings, e.g. ['support', 'sales']")
-        labels = list(labels)
-        if len(labels) < 2:
+        chosen: list[str] = list(labels)
+        if len(chosen) < 2:
             raise ValueError("classify() needs at least two labels")
-        return labels
+        return chosen
 
     # -- audio in ----------------------------------------------------------------------------------
     def append_audio(self, data: Any, sample_rate: int = 24000) -> None:
@@ -400,6 +405,12 @@ class Session:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _close_soon(client: Client) -> None:
+    if client.closed is None:
+        with contextlib.suppress(RuntimeError):  # the loop may be gone at interpreter exit
+            client.loop.call_soon_threadsafe(lambda: client.spawn(client.close()))
 
 
 def _strip_audio(item: dict[str, Any]) -> dict[str, Any]:
