@@ -165,6 +165,14 @@ class EventLog:
         cols = self.columns()
         return (EventRow(*r) for r in zip(*(cols[c] for c in COLUMNS), strict=True))
 
+    def rows_since(self, start: int) -> list[EventRow]:
+        """The rows from index ``start`` on, oldest first: for tailing the log without copying all of it
+        (the widget's event list reads only what is new)."""
+        with self._lock:
+            return [EventRow(self._t[i], self._direction[i], self._type[i], self._event_id[i],
+                             self._response_id[i], self._item_id[i], self._bytes[i], self._error_code[i])
+                    for i in range(max(0, start), len(self._type))]
+
     def last_time(self, type: str, before: float | None = None, *, direction: str = "received") -> float | None:
         """The time of the last ``type`` event (received, by default) at or before ``before`` (or the
         last one at all), else ``None``. Equal times count as before: events logged in the same clock

@@ -76,6 +76,22 @@ class Session:
         return (f"<realtime_nb.Session {self.model} at {where}: {state}, "
                 f"{len(c.state.conversation)} items, {len(c.responses)} responses>")
 
+    # -- the browser widget (realtime_nb/widget.py) ------------------------------------------------
+    @property
+    def widget(self) -> Any:
+        """The ``RealtimeWidget`` of this session (one per session): mic, speaker, transcript, status.
+        ``display(s)`` (or ``s`` as a cell's last line) shows it too."""
+        from .widget import widget_for
+
+        return widget_for(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        from .widget import in_kernel
+
+        if not in_kernel():
+            return None  # a terminal: the text repr
+        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+
     # -- configuration -----------------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:

@@ -1,0 +1,190 @@
+"""The browser widget: talk to a session from a notebook cell.
+
+>>> s = rt.connect()          # doctest: +SKIP
+>>> s.widget                  # doctest: +SKIP   (or display(s), or just `s` as a cell's last line)
+
+The browser captures the mic and plays the model's voice; the kernel only relays (``_widget_bridge``).
+Synced traits hold UI state only — they are saved into the notebook — never a key or any audio:
+audio travels as binary custom messages, the transcript and event log as custom messages too.
+
+Kernel ↔ browser messages (``content["type"]``; the JS side is ``js/comm.js``):
+
+========================  ==========  ======================================================================
+type                      direction   meaning
+========================  ==========  ======================================================================
+``ready`` (request)       JS → K      a view rendered; reply ``{owner, owner_view, snapshot}``
+``claim`` (request)       JS → K      take audio (``force``: even from a live owner); reply ``{owner}``
+``audio`` + 1 buffer      JS → K      mic PCM16 24 kHz mono, ≥ 40 ms
+``ptt``                   JS → K      push-to-talk ``{down: bool}``
+``release``               JS → K      the view goes away (or gives up audio)
+``client_error``          JS → K      a browser-side failure (mic permission …) for ``last_error``
+``reply``                 both        answer to a request ``{id, ok, result | error}``
+``owner``                 K → JS      ``{owner: view id | null}``
+``audio`` + 1 buffer      K → JS      assistant PCM16 24 kHz ``{item_id, response_id, samples}``, ≥ 40 ms
+``audio_end``             K → JS      no more audio for ``item_id``
+``interrupt`` (request)   K → JS      stop playback now; reply ``{item_id, played_samples}``
+``probe`` (request)       K → JS      is the owner view alive?
+``truncated``             K → JS      ``{item_id, audio_end_ms, played_samples, received_samples}``
+``update``                K → JS      ``{entries?, order?, events?}`` transcript and event-log changes
+``notice``                K → JS      ``{text}`` a hint to show
+========================  ==========  ======================================================================
+
+Messages the kernel sends to one view name it in ``view``; the others ignore them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets as t
+
+from . import _loop
+from ._widget_bridge import Bridge, run_on_loop
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["VOICES", "RealtimeWidget", "in_kernel", "widget_for"]
+
+_STATIC = Path(__file__).parent / "static"
+
+VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
+MODES = ["hands_free", "push_to_talk", "manual"]
+STATUSES = ["connecting", "listening", "user_speaking", "thinking", "speaking", "error", "closed"]
+
+
+class RealtimeWidget(anywidget.AnyWidget):
+    """A live view of a ``Session``: mic, speaker, transcript, status, event log.
+
+    Create it with ``session.widget`` (one per session). Settings can be changed from Python too:
+    ``w.mode = "push_to_talk"`` sends the matching ``session.update``.
+    """
+
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+
+    # -- state the kernel owns -------------------------------------------------------------------
+    status = t.Enum(STATUSES, "connecting", help="what the conversation is doing").tag(sync=True)
+    last_error = t.Unicode("", help="the last error, for the user to see").tag(sync=True)
+    voice_locked = t.Bool(False, help="the model has spoken: the voice can no longer change").tag(sync=True)
+    # -- settings (either side may change them) --------------------------------------------------
+    mode = t.Enum(MODES, "hands_free", help="hands_free (VAD + automatic responses), push_to_talk, "
+                  "or manual (VAD, responses from your code)").tag(sync=True)
+    vad = t.Enum(["server_vad", "semantic_vad"], "server_vad").tag(sync=True)
+    voice = t.Unicode("").tag(sync=True)
+    voices = t.List(t.Unicode(), VOICES).tag(sync=True)
+    barge_in = t.Bool(True, help="stop playback and truncate when the user starts speaking").tag(sync=True)
+    # -- browser-only settings -------------------------------------------------------------------
+    autostart = t.Bool(True, help="start the mic as soon as the audio view renders").tag(sync=True)
+    muted = t.Bool(False).tag(sync=True)
+    prebuffer_ms = t.Int(100, help="playback jitter buffer before audio starts").tag(sync=True)
+    chunk_ms = t.Int(40, help="mic chunk length (>= 40 ms)").tag(sync=True)
+    mic_device = t.Unicode("", help="deviceId of the mic; '' is the default").tag(sync=True)
+    mic_constraints = t.Dict(
+        {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True},
+        help="getUserMedia processing flags (echo cancellation on: speakers next to the mic)",
+    ).tag(sync=True)
+    event_log_size = t.Int(200).tag(sync=True)
+    _model_key = t.Unicode("").tag(sync=True)
+
+    def __init__(self, session: Session, **settings: Any) -> None:
+        known = {n for n in self.class_own_traits() if not n.startswith("_")}
+        unknown = set(settings) - known
+        if unknown:
+            raise TypeError(f"RealtimeWidget got unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        # the session's own config decides these first; what the caller asked for is applied after
+        wanted = {k: settings.pop(k) for k in ("mode", "vad", "voice") if k in settings}
+        super().__init__(**settings)
+        self._session = session
+        self._local = threading.local()
+        self._model_key = self.model_id or ""
+        self._bridge: Bridge = run_on_loop(lambda: Bridge(self, session))
+        run_on_loop(self._bridge.attach)
+        self.on_msg(self._on_custom)
+        for name, value in wanted.items():
+            setattr(self, name, value)
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    # -- browser → kernel: copy and hand off, nothing else (any thread) --------------------------
+    def _on_custom(self, _widget: Any, content: Any, buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        # memoryviews into the kernel's receive buffer: copy before another thread reads them
+        data = [bytes(b) for b in buffers or []]
+        _loop.get_loop().call_soon_threadsafe(self._bridge.handle, dict(content), data)
+
+    # -- settings changed (from the browser or Python) -------------------------------------------
+    @contextlib.contextmanager
+    def _from_kernel(self) -> Iterator[None]:
+        """Trait changes made while reflecting the session config must not send updates back."""
+        self._local.quiet = True
+        try:
+            yield
+        finally:
+            self._local.quiet = False
+
+    def _quiet(self) -> bool:
+        return bool(getattr(getattr(self, "_local", None), "quiet", False))
+
+    @t.observe("mode", "vad")
+    def _mode_changed(self, change: Any) -> None:
+        if self._quiet() or not hasattr(self, "_bridge"):
+            return
+        if change["name"] == "vad" and self.mode == "push_to_talk":
+            return
+        _loop.get_loop().call_soon_threadsafe(self._bridge.apply_mode)
+
+    @t.observe("voice")
+    def _voice_changed(self, change: Any) -> None:
+        if self._quiet() or not hasattr(self, "_bridge"):
+            return
+        _loop.get_loop().call_soon_threadsafe(self._bridge.apply_voice)
+
+    @t.validate("chunk_ms")
+    def _valid_chunk(self, proposal: Any) -> int:
+        return max(40, int(proposal["value"]))
+
+    @t.validate("prebuffer_ms")
+    def _valid_prebuffer(self, proposal: Any) -> int:
+        return max(0, min(5000, int(proposal["value"])))
+
+    def stats(self) -> dict[str, Any]:
+        """Kernel-side counters: views, audio owner, mic chunks, audio messages, truncations."""
+        return run_on_loop(self._bridge.stats)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        bridge = getattr(self, "_bridge", None)
+        if bridge is not None:
+            with contextlib.suppress(Exception):
+                run_on_loop(bridge.detach)
+        super().close()
+
+
+_lock = threading.Lock()
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (where a widget can be shown), False in a terminal or script."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def widget_for(session: Session, **settings: Any) -> RealtimeWidget:
+    """The session's widget, created on first use (``Session.widget`` calls this)."""
+    with _lock:
+        w = getattr(session, "_rtnb_widget", None)
+        if w is None or w.comm is None:
+            w = RealtimeWidget(session, **settings)
+            session._rtnb_widget = w  # type: ignore[attr-defined]
+        return w  # type: ignore[no-any-return]
