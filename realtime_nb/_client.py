@@ -86,6 +86,7 @@ class Op:
     key: str | None = None
     response: Response | None = None
     metadata: Any = None
+    detached: bool = False      # nobody awaits it (raw send without wait): errors are also reported
 
 
 class Client:
@@ -188,7 +189,8 @@ class Client:
         return f"rtnb_{next(self._ids)}"
 
     async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,
-                   response: Response | None = None, pcm: Any = None, metadata: Any = None) -> Op | None:
+                   response: Response | None = None, pcm: Any = None, metadata: Any = None,
+                   detached: bool = False) -> Op | None:
         """Send ``event`` (adding a client ``event_id``). ``expect`` names the reply to wait for:
         a reply type from the tables above, ``"response.created"``, or ``"error"`` (only an error
         can answer it). Returns the pending ``Op`` (await ``op.future``)."""
@@ -200,7 +202,7 @@ class Client:
             event = {"event_id": event_id, **event}
         op = None
         if expect is not None:
-            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata)
+            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached)
             self._ops[event_id] = op
             if expect in self._fifo:
                 self._fifo[expect].append(op)
@@ -397,7 +399,8 @@ class Client:
             self._fail(op, exc)
             if bound is not None and not bound.done:
                 bound._finish(None, self.state.conversation, exc)
-            return
+            if not op.detached:
+                return
         if err.get("code") == "session_expired":
             self._expired = event
         self._last_error = event

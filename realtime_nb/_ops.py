@@ -22,7 +22,17 @@ REPLY_TIMEOUT = 30.0      # acknowledgements (session.updated, item added …)
 ERROR_GRACE = 10.0        # how long send() waits for the error an unknown event type must cause
 
 
+def register_callables(client: Client, obj: dict[str, Any]) -> dict[str, Any]:
+    """``tools=[fn, {...}]``: Python callables become schemas (and are registered, so they run)."""
+    tools = obj.get("tools")
+    if not isinstance(tools, list) or not any(callable(t) for t in tools):
+        return obj
+    schemas = [client.tools.add(t).schema if callable(t) else t for t in tools]
+    return {**obj, "tools": schemas}
+
+
 async def update(client: Client, session: dict[str, Any]) -> dict[str, Any]:
+    session = register_callables(client, session)
     op = await client.send({"type": "session.update", "session": session}, expect="session.updated")
     event = await client.wait(op, REPLY_TIMEOUT)
     config: dict[str, Any] = copy.deepcopy(event["session"])
@@ -54,6 +64,7 @@ async def item_op(client: Client, etype: str, item_id: str, **fields: Any) -> di
 async def respond(client: Client, params: dict[str, Any], *, items: Sequence[dict[str, Any]] = (),
                   wait: bool = True, follow_tools: bool = True) -> Response:
     """Optionally add ``items`` (pipelined, not awaited first), send ``response.create``, wait."""
+    params = register_callables(client, params)
     item_ops = []
     for item in items:
         item_ops.append(await client.send({"type": "conversation.item.create", "item": item},
@@ -204,10 +215,12 @@ async def send(client: Client, event: dict[str, Any], wait: bool, timeout: float
         expect = "response.created"
     elif etype not in KNOWN_CLIENT_TYPES:
         expect = "error"
-    if not wait and resp is None:
-        expect = key = None  # nobody waits: an error goes to the handlers and the log, not to a call
+    if not wait and expect == "error":
+        expect = None  # nothing to match: the error goes to the handlers and the log
+    # Registered even without ``wait`` so that replies matched in order stay aligned with their events;
+    # a detached op's error is reported like an unsolicited one.
     op = await client.send(event, expect=expect, key=key, response=resp,
-                           metadata=(event.get("response") or {}).get("metadata"))
+                           metadata=(event.get("response") or {}).get("metadata"), detached=not wait)
     if op is None or not wait:
         return client.last_event_id
     limit = timeout if timeout is not None else (ERROR_GRACE if expect == "error" else REPLY_TIMEOUT)

@@ -280,3 +280,28 @@ def test_no_warnings_for_plain_ga_fields(server):
         with rt.connect(url=server.url, output_modalities=["text"],
                         audio={"output": {"voice": "marin"}}) as s:
             assert s.config["audio"]["output"]["voice"] == "marin"
+
+
+def test_callables_in_tools_are_registered_and_run(server):
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    with rt.connect(url=server.url, output_modalities=["text"]) as s:
+        r = s.say("get weather please", tools=[get_weather])
+        assert r.previous.tool_calls[0]["name"] == "get_weather"
+        assert r.text == "get_weather returned: sunny in get weather please"
+        assert r.request["tools"][0]["name"] == "get_weather"       # sent as a schema
+    with rt.connect(url=server.url, output_modalities=["text"], tools=[get_weather]) as s:
+        assert [t["name"] for t in s.config["tools"]] == ["get_weather"]
+        assert s.say("get weather now").text == "get_weather returned: sunny in get weather now"
+
+
+def test_raw_sends_without_wait_keep_replies_aligned(rt_session, caplog):
+    rt_session.send({"type": "session.update", "session": {"instructions": "first"}}, wait=False)
+    config = rt_session.update(instructions="second")
+    assert config["instructions"] == "second"
+    with caplog.at_level("WARNING", logger="realtime_nb"):
+        rt_session.send({"type": "conversation.item.delete", "item_id": "item_nope"}, wait=False)
+        rt_session.say("sync", output_modalities=["text"])
+    assert "item_nope" in caplog.text          # a detached call's error is reported, not lost
