@@ -5,17 +5,9 @@ Everything here runs on the loop thread (``_loop``); ``Session`` is the thread-s
 Receive path (kept lean): decode → ``ConversationState.apply`` (audio deltas decoded from base64 once)
 → event log → internal routing (a dict keyed by type) → user handlers.
 
-Replies are correlated with the calls that caused them:
-
-- every event we send carries a client ``event_id``; an ``error`` naming it fails that call with
-  ``RealtimeError``;
-- items we create carry ids we chose, so ``conversation.item.added`` / ``deleted`` / ``truncated`` /
-  ``retrieved`` are matched by item id;
-- ``session.updated``, ``input_audio_buffer.committed`` / ``cleared`` are matched first-in first-out
-  (the server handles client events in order, and answers each with a reply or an error);
-- ``response.created`` is matched first-in first-out per conversation (``auto`` / ``none``), out-of-band
-  ones preferring the request with equal ``metadata``; an in-band one that no request claims was
-  started by the server (VAD) and goes to whoever waits for an automatic response.
+Replies are matched to the calls that caused them by ``_pending.Pending`` (client ``event_id`` for
+errors, our own item ids, first-in first-out order, metadata). An in-band ``response.created`` that no
+request claims was started by the server (VAD): it goes to whoever waits for a spoken turn.
 """
 
 from __future__ import annotations
@@ -26,9 +18,7 @@ import inspect
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +29,7 @@ from websockets.exceptions import ConnectionClosed as WSClosed
 from . import audio as _audio
 from ._audio_in import AudioTurn
 from ._eventlog import EventLog
+from ._pending import Op, Pending
 from ._target import Target, ws_logger
 from .errors import ConnectionClosed, RealtimeError, SessionExpired
 from .protocol.codec import decode, encode
@@ -53,19 +44,6 @@ log = logging.getLogger("realtime_nb")
 Event = dict[str, Any]
 Handler = Callable[[Event], Any]
 
-# Replies matched first-in first-out: client event type -> reply type.
-FIFO_REPLIES = {
-    "session.update": "session.updated",
-    "input_audio_buffer.commit": "input_audio_buffer.committed",
-    "input_audio_buffer.clear": "input_audio_buffer.cleared",
-}
-# Replies matched by item id: client event type -> reply type.
-KEYED_REPLIES = {
-    "conversation.item.create": "conversation.item.added",
-    "conversation.item.delete": "conversation.item.deleted",
-    "conversation.item.truncate": "conversation.item.truncated",
-    "conversation.item.retrieve": "conversation.item.retrieved",
-}
 # Client event types the GA server accepts (PROTOCOL.md §2); anything else is answered with an error.
 KNOWN_CLIENT_TYPES = frozenset({
     "session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
@@ -74,19 +52,6 @@ KNOWN_CLIENT_TYPES = frozenset({
     "session.close", "session.input_audio_buffer.append",
 })
 _EXPIRED_HINT = "maximum duration"
-
-
-@dataclass(eq=False)
-class Op:
-    """A sent event waiting for its reply (or its error)."""
-
-    event_id: str
-    future: asyncio.Future[Any]
-    reply: str | None = None
-    key: str | None = None
-    response: Response | None = None
-    metadata: Any = None
-    detached: bool = False      # nobody awaits it (raw send without wait): errors are also reported
 
 
 class Client:
@@ -113,11 +78,7 @@ class Client:
         self._t0 = time.monotonic()
         self._ids = itertools.count(1)
         self._seq = 0
-        self._ops: dict[str, Op] = {}
-        self._fifo: dict[str, deque[Op]] = {reply: deque() for reply in FIFO_REPLIES.values()}
-        self._keyed: dict[tuple[str, str], Op] = {}
-        self._after_added: dict[str, tuple[Op, Event]] = {}   # commits waiting for their item
-        self._creates: dict[str, deque[Op]] = {"auto": deque(), "none": deque()}
+        self.pending = Pending()
         self.audio_turns: list[AudioTurn] = []      # send_audio calls waiting for VAD turns
         self._by_id: dict[str, Response] = {}
         self._expired: Event | None = None
@@ -203,14 +164,8 @@ class Client:
         op = None
         if expect is not None:
             op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached)
-            self._ops[event_id] = op
-            if expect in self._fifo:
-                self._fifo[expect].append(op)
-            elif key is not None:
-                self._keyed[(expect, key)] = op
-            elif expect == "response.created":
-                band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
-                self._creates[band].append(op)
+            band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
+            self.pending.add(op, band)
         self.last_event_id = event_id
         etype = event.get("type")
         frame = encode(event)
@@ -220,7 +175,7 @@ class Client:
         try:
             await self._ws.send(frame)
         except WSClosed:
-            self._forget(op)
+            self.pending.forget(op)
             await asyncio.sleep(0)  # let the reader report the close code
             self.check_open()
             raise ConnectionClosed(None, "the connection closed while sending") from None
@@ -233,33 +188,12 @@ class Client:
         try:
             return await asyncio.wait_for(asyncio.shield(op.future), timeout)
         except asyncio.TimeoutError:
-            self._forget(op)
+            self.pending.forget(op)
             raise TimeoutError(f"no reply to {op.reply or 'the event'} {op.event_id} within {timeout} s") from None
 
-    def _forget(self, op: Op | None) -> None:
-        if op is None:
-            return
-        self._ops.pop(op.event_id, None)
-        if op.reply in self._fifo:
-            with contextlib.suppress(ValueError):
-                self._fifo[op.reply].remove(op)
-        elif op.key is not None:
-            if self._keyed.get((op.reply or "", op.key)) is op:
-                del self._keyed[(op.reply or "", op.key)]
-        for queue in self._creates.values():
-            with contextlib.suppress(ValueError):
-                queue.remove(op)
-
-    def _resolve(self, op: Op, value: Any) -> None:
-        self._forget(op)
-        if not op.future.done():
-            op.future.set_result(value)
-
-    def _fail(self, op: Op, exc: BaseException) -> None:
-        self._forget(op)
-        if not op.future.done():
-            op.future.set_exception(exc)
-            op.future.exception()  # mark retrieved: a fire-and-forget op must not warn at GC
+    def forget(self, op: Op | None) -> None:
+        """Stop waiting for ``op``'s reply (timeouts, cancellations)."""
+        self.pending.forget(op)
 
     # -- receiving ---------------------------------------------------------------------------------
     async def _read(self) -> None:
@@ -360,43 +294,29 @@ class Client:
             self._session_ready.set_result(None)
 
     def _on_fifo(self, event: Event) -> None:
-        queue = self._fifo[event["type"]]
-        if event["type"] == "input_audio_buffer.committed":
-            if queue:  # the commit is done when its item is in the conversation (the next event)
-                op = queue.popleft()
-                self._after_added[str(event.get("item_id"))] = (op, event)
-        elif queue:
-            self._resolve(queue[0], event)
+        self.pending.on_fifo_reply(event)
         if event["type"] == "input_audio_buffer.committed":
             for turn in self.audio_turns:
                 turn.on_committed(str(event.get("item_id")))
 
     def _on_keyed(self, event: Event) -> None:
-        op = self._keyed.get((event["type"], event.get("item_id", "")))
-        if op is not None:
-            self._resolve(op, (event, self._seq))
+        self.pending.on_item_reply(event, str(event.get("item_id", "")), self._seq)
 
     def _on_keyed_item(self, event: Event) -> None:
-        item_id = (event.get("item") or {}).get("id", "")
-        op = self._keyed.get((event["type"], item_id))
-        if op is not None:
-            self._resolve(op, (event, self._seq))
-        if self._after_added:
-            waiting = self._after_added.pop(item_id, None)
-            if waiting is not None:
-                self._resolve(*waiting)
+        item_id = str((event.get("item") or {}).get("id", ""))
+        self.pending.on_item_reply(event, item_id, self._seq)
         for turn in self.audio_turns:
             turn.on_item_added(item_id)
 
     def _on_error(self, event: Event) -> None:
         err = event.get("error") or {}
-        op = self._ops.get(err.get("event_id") or "")
+        op = self.pending.by_event_id.get(err.get("event_id") or "")
         if op is not None:
             exc = RealtimeError.from_event(event)
             bound = op.response
             if bound is not None and bound.id is not None:
                 self._unbind(bound, exc)  # a response.created we matched to this request was not its
-            self._fail(op, exc)
+            self.pending.fail(op, exc)
             if bound is not None and not bound.done:
                 bound._finish(None, self.state.conversation, exc)
             if not op.detached:
@@ -409,14 +329,9 @@ class Client:
     def _on_response_created(self, event: Event) -> None:
         obj = event["response"]
         oob = "conversation_id" in obj and obj["conversation_id"] is None
-        queue = self._creates["none" if oob else "auto"]
-        op = None
-        if queue:
-            op = next((o for o in queue if oob and o.metadata == obj.get("metadata")), queue[0])
+        op = self.pending.take_create(oob, obj.get("metadata"))
         if op is not None and op.response is not None:
             resp = op.response
-            self._resolve(op, resp)
-            self._ops[op.event_id] = op  # keep it: an error for this request may still arrive (race)
         else:
             resp = Response(self, automatic=True)
             if not oob:
@@ -456,8 +371,7 @@ class Client:
         state = self.state.responses.get(rid)
         if resp is None or state is None:
             return
-        for op in [o for o in self._ops.values() if o.response is resp]:
-            self._forget(op)
+        self.pending.forget_response(resp)
         if self.active_inband is resp:
             self.active_inband = None
         resp._finish(state, self.state.conversation)
@@ -487,15 +401,9 @@ class Client:
         if not self._session_ready.done():
             self._session_ready.set_exception(exc)
             self._session_ready.exception()
-        for op in list(self._ops.values()):
-            self._fail(op, exc)
+        for op in self.pending.fail_all(exc):
             if op.response is not None and not op.response.done:
                 op.response._finish(None, self.state.conversation, exc)
-        self._ops.clear()
-        for queue in (*self._fifo.values(), *self._creates.values()):
-            queue.clear()
-        self._keyed.clear()
-        self._after_added.clear()
         fail_all(self.responses, exc, self.state.conversation)
         for turn in self.audio_turns:
             turn.fail(exc)

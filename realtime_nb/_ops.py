@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from . import _audio_in, _params
-from ._client import FIFO_REPLIES, KEYED_REPLIES, KNOWN_CLIENT_TYPES, Client
+from ._client import KNOWN_CLIENT_TYPES, Client
+from ._pending import FIFO_REPLIES, KEYED_REPLIES
 from .errors import ClassificationError, RealtimeError
 from .protocol import dialect
 from .protocol.ids import item_id as new_item_id
@@ -148,7 +149,7 @@ async def cancel(client: Client, response_id: str | None, timeout: float | None)
         await asyncio.wait(waits, timeout=timeout if target is not None else min(timeout or 5.0, 5.0),
                            return_when=asyncio.FIRST_COMPLETED)
     finally:
-        client._forget(op)
+        client.forget(op)
     if op.future.done() and op.future.exception() is not None:
         exc = op.future.exception()
         if not (isinstance(exc, RealtimeError) and exc.code == "response_cancel_not_active"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import warnings
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -72,7 +73,7 @@ class Session:
     def __repr__(self) -> str:
         c = self._client
         where = "embedded local server" if self._uses_local else self._client.target.base_url
-        state = f"closed ({c.closed})" if c.closed else "open"
+        state = f"closed (code {c.closed.code})" if c.closed else "open"
         return (f"<realtime_nb.Session {self.model} at {where}: {state}, "
                 f"{len(c.state.conversation)} items, {len(c.responses)} responses>")
 
@@ -248,7 +249,7 @@ class Session:
         wait for VAD to end the turn.
         """
         pcm = _audio_in.load(source, sample_rate)
-        params = _params.response_params(response_params)
+        params = self._audio_params(response_params)
         return _run(_ops.send_audio(self._client, pcm, params, wait=wait, follow_tools=follow_tools,
                                     timeout=timeout), _FOREVER, "Session.send_audio()")
 
@@ -256,9 +257,17 @@ class Session:
                           follow_tools: bool = True, timeout: float | None = None, **response_params: Any
                           ) -> Response | None:
         pcm = _audio_in.load(source, sample_rate)
-        params = _params.response_params(response_params)
+        params = self._audio_params(response_params)
         return await _loop.run_async(_ops.send_audio(self._client, pcm, params, wait=wait,
                                                      follow_tools=follow_tools, timeout=timeout))
+
+    def _audio_params(self, response_params: dict[str, Any]) -> dict[str, Any]:
+        params = _params.response_params(response_params)
+        if params and _audio_in.turn_detection(self._client) is not None:
+            warnings.warn("send_audio(): with server VAD on, the server starts the response itself, so "
+                          f"{', '.join(sorted(response_params))} cannot apply; use update(...) for session "
+                          "defaults, or turn VAD off (update(turn_detection=None))", UserWarning, stacklevel=3)
+        return params
 
     def add_audio_message(self, source: Any, sample_rate: int | None = None, *,
                           previous_item_id: str | None = None) -> str:

@@ -134,3 +134,10 @@ def test_send_audio_async_wait_false(server, speech_wav):
             assert r.status == "completed"
 
     asyncio.run(main())
+
+
+def test_response_params_with_vad_on_warn(rt_session, speech_wav):
+    pcm, _ = speech_wav
+    with pytest.warns(UserWarning, match="server VAD"):
+        r = rt_session.send_audio(pcm, output_modalities=["text"])
+    assert r.status == "completed"
