@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import threading
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine
@@ -53,6 +54,7 @@ class Session:
         self._client = client
         self._uses_local = uses_local
         self._released = False
+        self._release_lock = threading.Lock()
         # A session dropped without close() (a re-run cell) still closes its socket.
         weakref.finalize(self, _close_soon, client)
 
@@ -406,18 +408,21 @@ class Session:
         """Close the connection (idempotent). Pending calls fail with ``ConnectionClosed``."""
         if not _loop.in_loop_thread():
             _run(self._client.close(), 15, "Session.close()")
-        else:
+            self._release()
+        else:  # from a handler: never block the loop (stopping the embedded server waits for its close)
             self._client.spawn(self._client.close())
-        self._release()
+            self._client.loop.run_in_executor(None, self._release)
 
     async def aclose(self) -> None:
         await _loop.run_async(self._client.close())
         await asyncio.to_thread(self._release)
 
     def _release(self) -> None:
-        if self._uses_local and not self._released:
+        with self._release_lock:
+            if not self._uses_local or self._released:
+                return
             self._released = True
-            _target.release_local()
+        _target.release_local()
 
     def __enter__(self) -> Session:
         return self

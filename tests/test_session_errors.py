@@ -182,3 +182,22 @@ def test_api_key_never_leaks(caplog):
 def test_connect_errors_are_clear():
     with pytest.raises(OSError):
         rt.connect(url="ws://127.0.0.1:9/v1", timeout=2)
+
+
+def test_close_from_a_handler(server):
+    s = rt.connect(url=server.url)
+    closed = threading.Event()
+
+    def handler(event):
+        s.close()
+        closed.set()
+
+    s.on("response.done", handler)
+    s.say("bye", output_modalities=["text"])
+    assert closed.wait(5)
+    for _ in range(100):
+        if s.closed:
+            break
+        time.sleep(0.02)
+    assert s.closed
+    s.close()
