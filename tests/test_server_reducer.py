@@ -32,3 +32,18 @@ def test_client_reducer_matches_server_conversation(server, speech_wav):
         oob = list(state.responses.values())[-1]
         assert oob.out_of_band and oob.full_text().startswith("I heard ")
         assert all(r.status == "completed" for r in state.responses.values())
+
+
+def test_root_insert_lands_first_in_the_client_view(server):
+    with RawClient(server.url) as c:
+        state = ConversationState()
+        state.apply(c.recv())
+        c.send(user_text("second"))
+        c.until("conversation.item.done")
+        c.send(user_text("first", previous_item_id="root"))
+        c.until("conversation.item.done")
+        for event in c.received:
+            state.apply(event)
+        texts = [state.item_text(i) for i in state.conversation.ids()]
+        assert texts == ["first", "second"]
+        assert state.conversation.ids() == server.engines[-1].conversation.ids()

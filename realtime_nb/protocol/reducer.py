@@ -433,7 +433,10 @@ class ConversationState:
         iid = item["id"]
         final = ev["type"] in ("conversation.item.done", "conversation.item.retrieved")
         is_new = iid not in self.conversation
-        self._upsert(item, ev.get("previous_item_id"), final=final)
+        prev = ev.get("previous_item_id")
+        if prev is None and "previous_item_id" in ev and ev["type"] != "conversation.item.retrieved":
+            prev = "root"  # an explicit null means "first in the conversation", not "append"
+        self._upsert(item, prev, final=final)
         if iid not in self.conversation:
             return
         if found:  # only ``retrieved`` should carry bytes; store them decoded
