@@ -144,7 +144,13 @@ export class AudioPacer {
    * @param {{minIntervalMs?: number, now?: () => number, setTimer?: (fn: () => void, ms: number) => any,
    *   clearTimer?: (t: any) => void}} [options]
    */
-  constructor(send, { minIntervalMs = 30, now = () => performance.now(), setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+  constructor(send, {
+    minIntervalMs = 30,
+    now = () => performance.now(),
+    // wrapped: calling the global setTimeout as a method of this object throws "Illegal invocation"
+    setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (t) => clearTimeout(t),
+  } = {}) {
     this.sendFn = send;
     this.minIntervalMs = minIntervalMs;
     this.now = now;

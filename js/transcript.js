@@ -75,6 +75,19 @@ export function splitAtTruncation(text, truncatedMs, audioMs) {
   return [text.slice(0, at), text.slice(at)];
 }
 
+/**
+ * Out-of-band metadata in a few words: `key=value` pairs, internal ids left out (they stay in the tooltip).
+ * @param {Record<string, any>} metadata
+ */
+export function formatMetadata(metadata) {
+  const words = typeof metadata.realtime_nb === "string" ? [metadata.realtime_nb] : [];
+  for (const [k, v] of Object.entries(metadata)) {
+    if (k.endsWith("_id") || k === "realtime_nb") continue;
+    words.push(`${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  }
+  return words.join(" ");
+}
+
 /** @param {number} ms */
 export function formatSeconds(ms) {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -164,7 +177,9 @@ export class TranscriptView {
     else delete n.dataset.truncated;
     const who = el("div", "rtnb-who", WHO[e.kind] ?? e.kind);
     if (e.oob && e.metadata && Object.keys(e.metadata).length) {
-      who.append(el("span", "rtnb-meta", ` ${JSON.stringify(e.metadata)}`));
+      const meta = el("span", "rtnb-meta", ` ${formatMetadata(e.metadata)}`);
+      meta.title = JSON.stringify(e.metadata, null, 1);
+      who.append(meta);
     }
     const body = el("div", "rtnb-text");
     body.setAttribute("data-testid", "rtnb-entry-text");

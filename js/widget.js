@@ -275,6 +275,7 @@ function render({ model, el }) {
     if (msg.owner === null && !owner) claim(false);
     else setOwner(msg.owner === view);
   });
+  comm.on("probe", () => ({ alive: true, owner })); // a newer view asks whether this one still lives
   comm.on("truncated", (msg) => {
     debug.truncates += 1;
     debug.lastTruncate = msg;

@@ -135,3 +135,22 @@ test("AudioPacer keeps 25 chunks/s at 25 messages/s (far under the iopub limit)"
   assert.equal(pacer.messages, 250);
   assert.equal(pacer.samples, 250 * 960);
 });
+
+test("AudioPacer with the default timers (as in a browser: no unbound setTimeout calls)", async () => {
+  const sent = [];
+  const pacer = new AudioPacer((pcm) => sent.push(pcm.length), { minIntervalMs: 20 });
+  const realSetTimeout = globalThis.setTimeout;
+  // browsers throw "Illegal invocation" when setTimeout runs with a foreign `this`
+  globalThis.setTimeout = function (fn, ms) {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+    return realSetTimeout(fn, ms);
+  };
+  try {
+    pacer.push(new Int16Array(960));
+    pacer.push(new Int16Array(960)); // within the interval: needs the timer
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+  }
+  await new Promise((r) => realSetTimeout(r, 60));
+  assert.deepEqual(sent, [960, 960]);
+});

@@ -60,3 +60,9 @@ test("status pill: local playback shows speaking, the kernel's urgent states win
   assert.equal(displayStatus("speaking", false), "speaking");
   assert.equal(displayStatus("listening", false), "listening");
 });
+
+test("out-of-band metadata is shown in a few words", async () => {
+  const { formatMetadata } = await import("../../js/transcript.js");
+  assert.equal(formatMetadata({ realtime_nb: "classify", classify_id: "cls_1", topic: "routing", n: 2 }),
+    "classify topic=routing n=2");
+});
