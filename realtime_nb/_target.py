@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ._redact import RedactKey
+
 OPENAI_URL = "wss://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-realtime"
 PLACEHOLDER_KEY = "realtime-nb-local"
@@ -104,19 +106,6 @@ def _stop_at_exit() -> None:
 
 
 # -- keeping the key out of logs ------------------------------------------------------------------------
-
-class RedactKey(logging.Filter):
-    """Masks the ``Authorization`` header in websockets' debug log of the handshake (``> %s: %s``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == "authorization":
-            record.args = (args[0], "***")
-        elif isinstance(args, tuple):
-            record.args = tuple("Bearer ***" if isinstance(a, str) and a.lower().startswith("bearer ") else a
-                                for a in args)
-        return True
-
 
 ws_logger = logging.getLogger("realtime_nb.websocket")
 ws_logger.addFilter(RedactKey())

@@ -50,7 +50,8 @@ class RawClient:
     def __init__(self, url: str, model: str | None = "gpt-realtime", *, headers: dict[str, str] | None = None,
                  validate: bool = True, subprotocols: list[str] | None = None) -> None:
         target = f"{url}/realtime" + (f"?model={model}" if model else "")
-        self.ws = connect(target, additional_headers=headers or {"Authorization": "Bearer test-key"},
+        default = {"Authorization": "Bearer test-key"}
+        self.ws = connect(target, additional_headers=default if headers is None else headers,
                           max_size=None, subprotocols=subprotocols)  # type: ignore[arg-type]
         self.ws.__enter__()  # websockets ≥ 17.1 warns about connections used outside a context manager
         self.validate = validate

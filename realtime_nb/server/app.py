@@ -20,6 +20,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from .._redact import RedactKey
 from ..protocol import dialect
 from ..protocol.codec import decode, encode
 from ..protocol.errors import EventError
@@ -28,6 +29,8 @@ from .engine import Engine
 from .runner import ResponseRun
 
 log = logging.getLogger("realtime_nb.server")
+ws_log = logging.getLogger("realtime_nb.server.websocket")  # websockets' own log, keys masked
+ws_log.addFilter(RedactKey())
 
 MAX_FRAME = 32 * 1024 * 1024   # an append of 15 MiB of audio is ~20 MiB of base64 JSON
 PACES = {"fast": 0.0, "realtime": 1.0}
@@ -195,7 +198,7 @@ class LocalServer:
         self._stopped = asyncio.Event()
         async with serve(self._handler, self.host, self._port, process_request=self._process_request,
                          select_subprotocol=self._select_subprotocol, max_size=MAX_FRAME,
-                         compression=None, ping_interval=20, ping_timeout=20) as server:
+                         compression=None, ping_interval=20, ping_timeout=20, logger=ws_log) as server:
             self._server = server
             if ready is not None:
                 ready.set()
