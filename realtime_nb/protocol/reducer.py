@@ -30,7 +30,7 @@ import numpy as np
 from realtime_nb import audio as _audio
 
 from .conversation import PCM, Conversation
-from .dialect import ga_event_type, server_event_to_ga
+from .dialect import _CONTENT_TO_GA, _RESPONSE_OBJECT_DROPS, _RESPONSE_OBJECT_MOVES, ga_event_type, server_event_to_ga
 
 __all__ = ["ConversationState", "ResponseState"]
 
@@ -44,14 +44,48 @@ _BETA_FORMATS: dict[str, dict[str, Any]] = {
     "g711_alaw": {"type": "audio/pcma"},
 }
 _TEXT_PART_TYPES = ("output_text", "input_text", "text")
-# Events whose names beta and GA share but whose items / session / response objects differ; these
-# (rare) events always go through ``dialect.server_event_to_ga``, which leaves GA shapes unchanged.
+# Events whose names beta and GA share but whose items / session / response objects differ; these go
+# through ``dialect.server_event_to_ga`` (which leaves GA shapes unchanged) unless ``_already_ga`` says
+# the translation would change nothing.
 _DIALECT_SHAPED = frozenset({
     "session.created", "session.updated", "response.created", "response.done",
     "conversation.item.added", "conversation.item.done", "conversation.item.retrieved",
     "response.output_item.added", "response.output_item.done",
 })
+_ITEM_SHAPED = frozenset({
+    "conversation.item.added", "conversation.item.done", "conversation.item.retrieved",
+    "response.output_item.added", "response.output_item.done",
+})
+_BETA_RESPONSE_KEYS = (*_RESPONSE_OBJECT_MOVES, *_RESPONSE_OBJECT_DROPS)
 _UNSET_INDEX = 1 << 30  # items whose output_index we have not seen sort last, in arrival order
+
+
+def _ga_item(item: Any) -> bool:
+    """True when ``dialect.item_to_ga`` would return an equal item (or the value is no item at all)."""
+    if not isinstance(item, dict):
+        return True
+    if item.get("object") == "realtime.item":
+        return False
+    content = item.get("content")
+    return not (item.get("role") == "assistant" and isinstance(content, list)
+                and any(isinstance(p, dict) and p.get("type") in _CONTENT_TO_GA for p in content))
+
+
+def _already_ga(event: Event, etype: str) -> bool:
+    """True when ``server_event_to_ga(event)`` would equal ``event``, for the frequent response and item
+    events: they then skip the translation's deep copies (the handlers copy whatever they keep).
+    Session events (two per session) always take the translation."""
+    if etype in ("response.created", "response.done"):
+        obj = event.get("response")
+        if not isinstance(obj, dict):
+            return True
+        if any(key in obj for key in _BETA_RESPONSE_KEYS):
+            return False
+        output = obj.get("output")
+        return not isinstance(output, list) or all(_ga_item(item) for item in output)
+    if etype in _ITEM_SHAPED:
+        return _ga_item(event.get("item"))
+    return False
 
 
 def _empty() -> PCM:
@@ -230,7 +264,7 @@ class ConversationState:
             self.unknown_types[repr(etype)] += 1
             return
         try:
-            if etype in _DIALECT_SHAPED or ga_event_type(etype) != etype:
+            if (etype in _DIALECT_SHAPED and not _already_ga(event, etype)) or ga_event_type(etype) != etype:
                 event = server_event_to_ga(event)  # a new dict: beta names and shapes become GA
             handler = self._DISPATCH.get(event.get("type", ""))
             if handler is None:
