@@ -133,8 +133,10 @@ def lab(browser_ready: None, rt_server: Any, tmp_path_factory: pytest.TempPathFa
         copy_log(lab)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(browser_ready: None, mic_script: MicScript) -> Iterator[Any]:
+    """Chromium with the fake mic. Module-scoped on purpose: Playwright's sync API keeps an asyncio loop
+    marked as running in the main thread while it is open, which breaks ``asyncio.run`` in later tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -281,7 +281,13 @@ class NotebookPage:
         self.page, self.lab, self.name, self.artifacts = page, lab, name, artifacts
         self.console: list[str] = []
         page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
-        page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
+        self.page_errors: list[str] = []
+        page.on("pageerror", self._on_page_error)
+
+    def _on_page_error(self, error: Any) -> None:
+        text = f"{error}\n{getattr(error, 'stack', '') or ''}".strip()
+        self.page_errors.append(text)
+        self.console.append(f"[pageerror] {text}")
 
     def open(self, timeout: float = 60.0) -> NotebookPage:
         """Load ``/lab/tree/NAME?reset`` and wait until its kernel is connected and idle."""

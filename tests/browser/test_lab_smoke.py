@@ -66,6 +66,7 @@ def test_anywidget_round_trip(open_notebook):
     assert reply.text_content() == "pong 2 from the kernel"
     nb.screenshot("smoke-ping", show="[data-testid=smoke-reply]")
     assert nb.run_cell_and_wait(1).strip() == "pings = 2"
+    assert nb.page_errors == []
 
 
 MIC_PROBE = '''
@@ -152,3 +153,11 @@ def test_fake_mic_reaches_the_kernel(open_notebook):
     # Two seconds of the fake mic start with 0.3 s of -60 dBFS noise then speech at about -20 dBFS.
     assert result["kernel_rms"] > 0.01, result
     assert result["peak"] > 0.1, result
+    assert nb.page_errors == []
+
+
+def test_package_server_extension_loads(lab):
+    """The package enables its server extension through sys.prefix/etc/jupyter; the test lab keeps that path."""
+    lab.api("GET", "/api/status")
+    assert "realtime_nb._jupyter_server_ext | extension was successfully loaded" in lab.log_path.read_text(), \
+        lab.log_tail()

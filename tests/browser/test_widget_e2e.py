@@ -1,0 +1,129 @@
+"""The realtime widget end to end: Chromium's fake mic → widget → kernel Session → local server → back.
+
+One notebook, hands-free server VAD, the looping fake-mic recording of ``conftest.MIC_SEGMENTS``:
+
+- the kernel receives the mic audio (``input_audio_buffer.append`` sent, and counted by the server),
+- VAD events arrive (``speech_started`` / ``speech_stopped`` in ``s.events``),
+- a response is played in the browser (the player's per-item ``samplesPlayed`` > 0),
+- the third utterance starts while the reply to the second is playing: the widget stops playback and
+  the session sends ``conversation.item.truncate`` whose ``audio_end_ms`` is what was played, never more
+  than what the kernel and the browser had received of that item,
+- and no ``error`` event appears anywhere (kernel log, server replies, widget).
+
+The browser side is read through the widget's debug hooks (``window.__realtime_nb_debug[key].owner``) and
+its ``data-testid`` DOM; the kernel side through a later cell that prints a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SAMPLES_PER_MS = 24  # 24 kHz PCM16 on the wire
+
+SETUP = '''
+import base64, collections, json
+import realtime_nb as rt
+
+s = rt.connect()
+heard = collections.Counter()  # assistant audio samples the kernel received, per item
+s.on("response.output_audio.delta", lambda e: heard.update({e["item_id"]: len(base64.b64decode(e["delta"])) // 2}))
+s
+'''
+
+SUMMARY = '''
+ev = s.events
+items = s.items
+print(json.dumps({
+    "sent": ev[ev.direction == "sent"].type.value_counts().to_dict(),
+    "received": ev[ev.direction == "received"].type.value_counts().to_dict(),
+    "errors": ev[ev.type == "error"][["type", "error_code"]].to_dict("records"),
+    "heard": dict(heard),
+    "items": items[["item_id", "role", "audio_ms", "truncated_at_ms", "text"]].to_dict("records"),
+}, default=str))
+'''
+
+ROOT = "[data-testid=rtnb-root]"
+
+# The owning view's debug counters (one widget on the page).
+_DEBUG_JS = """() => {
+  const all = window.__realtime_nb_debug || {};
+  for (const entry of Object.values(all)) if (entry.owner) return JSON.parse(JSON.stringify(entry.owner));
+  return null;
+}"""
+
+
+def _debug(nb):
+    return nb.page.evaluate(_DEBUG_JS) or {}
+
+
+def _status(nb) -> str:
+    return nb.page.locator(ROOT).first.get_attribute("data-status") or ""
+
+
+def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
+    spy = rt_server.spy
+    t0 = time.monotonic()
+    nb = open_notebook("e2e_widget.ipynb", [SETUP, SUMMARY])
+    nb.run_cell_and_wait(0, timeout=60)
+    nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
+    nb.screenshot("e2e-initial", show=ROOT)
+    nb.screenshot("e2e-initial-widget", element=ROOT)
+
+    # Mic audio flows to the kernel and on to the server.
+    nb.wait_until(lambda: _debug(nb).get("micChunksSent", 0) > 5, 20, "the widget sends mic chunks")
+    nb.wait_until(lambda: sum(spy.appends.values()) > 5, 20, "the server receives input_audio_buffer.append")
+
+    # The user speaks (server VAD), then the first reply plays.
+    nb.wait_until(lambda: _status(nb) == "user_speaking", 20, "the status pill shows the user speaking")
+    nb.screenshot("e2e-user-speaking", element=ROOT)
+    nb.wait_until(lambda: sum(_debug(nb).get("samplesPlayed", {}).values()) > 0, 30, "the player plays a reply")
+    nb.wait_until(lambda: _status(nb) == "speaking", 10, "the status pill shows the assistant speaking",
+                  poll_ms=50)
+    nb.screenshot("e2e-assistant-speaking", element=ROOT)
+
+    # Barge-in: the third utterance interrupts the reply to the second.
+    nb.wait_until(lambda: _debug(nb).get("truncates", 0) >= 1, 45, "a barge-in truncates the reply being played")
+    nb.wait_until(lambda: spy.of_type("conversation.item.truncate"), 10, "the server receives the truncate")
+    nb.wait_until(lambda: nb.page.locator(f"{ROOT} [data-truncated]").count() > 0, 10,
+                  "the transcript marks where the reply was cut")
+    nb.screenshot("e2e-after-barge-in", element=ROOT)
+    nb.screenshot("e2e-after-barge-in-page", show=ROOT)
+
+    summary = json.loads(nb.run_cell_and_wait(1, timeout=30))
+    dbg = _debug(nb)
+    elapsed = time.monotonic() - t0
+
+    # 1. The kernel received mic audio and forwarded it.
+    assert summary["sent"].get("input_audio_buffer.append", 0) > 0, summary["sent"]
+    assert sum(spy.appends.values()) > 0
+    # 2. Server VAD events arrived.
+    for kind in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "response.done"):
+        assert summary["received"].get(kind, 0) > 0, (kind, summary["received"])
+    # 3. A reply was played in the browser.
+    played = dbg["samplesPlayed"]
+    assert sum(played.values()) > 0, dbg
+    # 4. Every truncate stays within what was received, and matches what the player reported as played.
+    truncates = spy.of_type("conversation.item.truncate")
+    assert truncates
+    for t in truncates:
+        item, end_ms = t["item_id"], t["audio_end_ms"]
+        assert end_ms <= summary["heard"].get(item, 0) / SAMPLES_PER_MS, (t, summary["heard"])
+        assert end_ms <= dbg["samplesReceived"].get(item, 0) / SAMPLES_PER_MS, (t, dbg["samplesReceived"])
+        assert end_ms <= rt_server.spy.audio_out[item] / SAMPLES_PER_MS
+    last = dbg["lastInterrupt"]
+    assert last and last["item_id"], dbg
+    mine = [t for t in truncates if t["item_id"] == last["item_id"]]
+    assert mine and abs(mine[-1]["audio_end_ms"] - last["played_samples"] / SAMPLES_PER_MS) <= 1, (mine, last)
+    truncated_rows = [r for r in summary["items"] if r["truncated_at_ms"] == r["truncated_at_ms"]]  # not NaN
+    assert truncated_rows, summary["items"]
+    # 5. No errors anywhere.
+    assert summary["errors"] == [] and summary["received"].get("error", 0) == 0, summary["errors"]
+    assert spy.errors() == []
+    assert dbg["errors"] == []
+    assert nb.page_errors == [], nb.page_errors
+    print(f"e2e conversation checked in {elapsed:.1f} s; truncates: {truncates}")
