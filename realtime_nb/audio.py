@@ -224,6 +224,28 @@ def _bank(up: int, down: int) -> tuple[np.ndarray, int]:
     return taps, k
 
 
+_PLAN_MAX_TERMS = 1 << 15  # short inputs (outputs x taps up to this) use a cached gather plan (<= 384 KB)
+
+
+@functools.lru_cache(maxsize=8)
+def _plan(n_in: int, up: int, down: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """For inputs of length ``n_in``: the padded-input index and the weight of every (tap, output) term.
+
+    Row ``c`` holds exactly what ``_resample_loop`` multiplies on its ``c``-th pass, and
+    ``np.add.reduce(..., axis=0)`` adds the rows one after another, so the sums are the same floats as
+    the loop's. For short inputs of a repeated length (the VAD resamples every 30 ms block), where the
+    loop's per-tap overhead dominates (~10x faster there).
+    """
+    taps, k = _bank(up, down)
+    n_out = -(-n_in * up // down)
+    base, phase = np.divmod(np.arange(n_out, dtype=np.int64) * down, up)
+    index = (base[None, :] + np.arange(2 * k + 1, dtype=np.int64)[:, None]).astype(np.int32)
+    weights = np.ascontiguousarray(taps[phase].T)
+    index.setflags(write=False)
+    weights.setflags(write=False)
+    return index, weights, k
+
+
 def resample(x: npt.ArrayLike, src_rate: int, dst_rate: int) -> np.ndarray:
     """Resample 1-D audio from ``src_rate`` to ``dst_rate`` Hz with a band-limited polyphase filter.
 
@@ -255,6 +277,19 @@ def resample(x: npt.ArrayLike, src_rate: int, dst_rate: int) -> np.ndarray:
     n_out = -(-arr.size * up // down)
     if n_out == 0:
         return np.zeros(0, dtype=out_dtype)
+    if up <= _BANK_CACHE_MAX_UP and n_out * (2 * _bank(up, down)[1] + 1) <= _PLAN_MAX_TERMS:
+        index, weights, k = _plan(arr.size, up, down)
+        padded = np.zeros(arr.size + 2 * k + 1)
+        padded[k : k + arr.size] = arr
+        out: npt.NDArray[np.float64] = np.add.reduce(padded[index] * weights, axis=0)
+    else:
+        out = _resample_loop(arr, up, down, n_out)
+    if is_int:
+        return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
+    return out.astype(np.float32)
+
+
+def _resample_loop(arr: np.ndarray, up: int, down: int, n_out: int) -> npt.NDArray[np.float64]:
     # Output n sits at input time n * down / up = base + phase / up.
     base, phase = np.divmod(np.arange(n_out, dtype=np.int64) * down, up)
     if up <= _BANK_CACHE_MAX_UP:
@@ -268,9 +303,7 @@ def resample(x: npt.ArrayLike, src_rate: int, dst_rate: int) -> np.ndarray:
     for c in range(2 * k + 1):  # one vectorized pass per tap; memory stays O(n_out)
         column = taps[:, c]
         out += padded[base + c] * (column[0] if up == 1 else column[phase])
-    if is_int:
-        return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
-    return out.astype(np.float32)
+    return out
 
 
 # --- G.711 ---------------------------------------------------------------------------------------

@@ -204,8 +204,11 @@ class VoiceActivityDetector:
 
 
 def _level_db(frame: np.ndarray) -> float:
+    # np.mean without its Python wrapper (the same pairwise sum divided by the count): 100 calls per second
+    # of audio per session.
     x = frame.astype(np.float64)
-    power = float(np.mean((x - x.mean()) ** 2)) / (32768.0 * 32768.0)
+    d = x - np.add.reduce(x) / x.size
+    power = float(np.add.reduce(d * d) / x.size) / (32768.0 * 32768.0)
     return 10.0 * math.log10(power) if power > 1e-12 else _FLOOR_DB
 
 
