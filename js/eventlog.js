@@ -59,6 +59,12 @@ export class EventRing {
   }
 }
 
+/** `item_AbCdEf123456` -> `item…123456`: enough to tell rows apart (the full ids are in the tooltip). */
+export function shortId(/** @type {string} */ id) {
+  const cut = id.indexOf("_");
+  return id.length > 14 ? `${cut > 0 ? id.slice(0, cut) : ""}…${id.slice(-6)}` : id;
+}
+
 const ARROWS = /** @type {Record<string, string>} */ ({ sent: "↑", received: "↓", local: "•" });
 
 export class EventLogView {
@@ -105,7 +111,9 @@ export class EventLogView {
       type.textContent = r.count > 1 ? `${r.type} ×${r.count}` : r.type;
       const extra = document.createElement("span");
       extra.className = "rtnb-log-extra";
-      extra.textContent = [r.error_code, r.item_id, r.response_id].filter(Boolean).join("  ");
+      const ids = [r.item_id, r.response_id].filter(Boolean);
+      extra.textContent = [r.error_code, ...ids.map((id) => shortId(/** @type {string} */ (id)))].filter(Boolean).join(" ");
+      extra.title = ids.join("\n");
       li.append(t, dir, type, extra);
       frag.append(li);
     }

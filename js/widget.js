@@ -65,6 +65,8 @@ function render({ model, el }) {
   const root = ui.container;
   root.dataset.viewId = view;
   /** @type {any} */ (root).__rtnb = debug;
+  // for browser tests that need the engine itself (e.g. to suspend the context and see "enable audio")
+  Object.defineProperty(root, "__rtnbEngine", { get: () => engine });
 
   /** @type {AudioEngine | null} */
   let engine = null;

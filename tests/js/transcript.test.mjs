@@ -66,3 +66,9 @@ test("out-of-band metadata is shown in a few words", async () => {
   assert.equal(formatMetadata({ realtime_nb: "classify", classify_id: "cls_1", topic: "routing", n: 2 }),
     "classify topic=routing n=2");
 });
+
+test("event log ids are shortened for display", async () => {
+  const { shortId } = await import("../../js/eventlog.js");
+  assert.equal(shortId("item_UnMV2IynHgxeV4TP8npbW"), "item…P8npbW");
+  assert.equal(shortId("resp_1"), "resp_1");
+});
