@@ -94,6 +94,17 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
     nb.screenshot("e2e-after-barge-in", element=ROOT)
     nb.screenshot("e2e-after-barge-in-page", show=ROOT)
 
+    # The reply to the interrupting utterance then plays out; the widget goes back to listening.
+    assistant = nb.page.locator(f"{ROOT} [data-testid=rtnb-entry][data-kind=assistant]")
+    nb.wait_until(lambda: assistant.count() >= 3 and _status(nb) == "listening", 20,
+                  "the reply after the barge-in plays and the widget listens again")
+    nb.screenshot("e2e-after-response", element=ROOT)
+    assert assistant.first.inner_text().splitlines()[-1].startswith("I heard"), assistant.first.inner_text()
+
+    nb.page.locator(f"{ROOT} [data-testid=rtnb-settings-toggle]").click()
+    nb.page.locator(f"{ROOT} [data-testid=rtnb-log] summary").click()
+    nb.screenshot("e2e-settings-and-log", element=ROOT)
+
     summary = json.loads(nb.run_cell_and_wait(1, timeout=30))
     dbg = _debug(nb)
     elapsed = time.monotonic() - t0
