@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -512,3 +512,38 @@ def test_turn_detection_mapping():
     assert wb.mode_from_config({"audio": {"input": {"turn_detection": None}}}) == ("push_to_talk", None)
     assert wb.mode_from_config({"audio": {"input": {"turn_detection": {
         "type": "server_vad", "create_response": False}}}}) == ("manual", "server_vad")
+
+
+def test_tool_calls_and_outputs_are_entries(session, browser):
+    browser.ready("v")
+
+    @session.tool
+    def generate_horoscope(sign: Literal["Aries", "Aquarius"]) -> dict:
+        """Today's horoscope for a sign."""
+        return {"horoscope": f"{sign}: a good day"}
+
+    session.say("What is my horoscope? I am an aquarius.")
+    settle()
+    entries: dict[str, dict[str, Any]] = {}
+    for c, _ in browser.comm.custom("update"):
+        for e in c.get("entries", []):
+            entries[e["id"]] = e
+    call = next(e for e in entries.values() if e["kind"] == "tool_call")
+    output = next(e for e in entries.values() if e["kind"] == "tool_output")
+    assert call["name"] == "generate_horoscope" and json.loads(call["arguments"]) == {"sign": "Aquarius"}
+    assert output["call_id"] == call["call_id"] and "a good day" in output["output"]
+    order = [c["order"] for c, _ in browser.comm.custom("update") if "order" in c][-1]
+    assert order.index(call["id"]) < order.index(output["id"])
+
+
+def test_closing_the_session_shows_closed(server):
+    s = rt.connect(url=server.url)
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    browser.ready("v")
+    s.close()
+    wait_for(lambda: w.status == "closed", 5)
+    browser.deliver({"type": "audio", "view": "v"}, [np.zeros(960, np.int16).tobytes()])   # ignored, no crash
+    settle()
+    assert w.last_error == ""
+    w.close()
