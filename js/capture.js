@@ -2,6 +2,7 @@
 // Echo cancellation is on by default (real speakers next to a mic); tests turn browser processing
 // off to compare the signal exactly. Mute disables the track, so silence keeps flowing (server VAD
 // needs silence to end a turn).
+// @ts-expect-error: js/build.mjs bundles the worklet and imports it as a string
 import captureSource from "./capture.worklet.js";
 import { addWorkletModule } from "./worklet.js";
 import { Resampler, SAMPLE_RATE, floatToPcm16 } from "./pcm.js";

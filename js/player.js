@@ -1,6 +1,7 @@
 // Playback of the assistant's audio: PCM16 24 kHz chunks per item -> AudioWorklet jitter buffer.
 // Keeps a main-thread mirror of the worklet's accounting (samples received / played per item) for
 // the UI, the barge-in reply and the test hooks.
+// @ts-expect-error: js/build.mjs bundles the worklet and imports it as a string
 import playerSource from "./player.worklet.js";
 import { addWorkletModule } from "./worklet.js";
 import { Resampler, SAMPLE_RATE, pcm16ToFloat } from "./pcm.js";

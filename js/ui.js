@@ -65,7 +65,12 @@ export function h(tag, attrs = {}, children = []) {
  * @param {Record<string, any>} attrs
  */
 function select(options, attrs) {
-  return h("select", attrs, options.map(([v, label]) => h("option", { value: v, text: label })));
+  return /** @type {HTMLSelectElement} */ (h("select", attrs, options.map(([v, label]) => h("option", { value: v, text: label }))));
+}
+
+/** @param {Record<string, any>} attrs */
+function input(attrs) {
+  return /** @type {HTMLInputElement} */ (h("input", attrs));
 }
 
 /** @param {string} testid @param {string} label */
@@ -101,10 +106,10 @@ export function createUI(root, { logSize }) {
   const vad = select(VADS, { testid: "rtnb-vad" });
   const voice = select([], { testid: "rtnb-voice" });
   const device = select([["", "Default microphone"]], { testid: "rtnb-device" });
-  const echo = h("input", { type: "checkbox", testid: "rtnb-echo-cancellation" });
-  const noise = h("input", { type: "checkbox", testid: "rtnb-noise-suppression" });
-  const agc = h("input", { type: "checkbox", testid: "rtnb-auto-gain" });
-  const prebuffer = h("input", { type: "number", min: 0, max: 2000, step: 20, testid: "rtnb-prebuffer" });
+  const echo = input({ type: "checkbox", testid: "rtnb-echo-cancellation" });
+  const noise = input({ type: "checkbox", testid: "rtnb-noise-suppression" });
+  const agc = input({ type: "checkbox", testid: "rtnb-auto-gain" });
+  const prebuffer = input({ type: "number", min: 0, max: 2000, step: 20, testid: "rtnb-prebuffer" });
   /** @param {string} label @param {HTMLElement} control */
   const field = (label, control) => h("label", { cls: "rtnb-field" }, [h("span", { text: label }), control]);
   const settings = h("div", { cls: "rtnb-settings", testid: "rtnb-settings", hidden: true }, [

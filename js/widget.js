@@ -94,7 +94,7 @@ function render({ model, el }) {
     debug.micMessages += 1;
     debug.micSamplesSent += pcm.length;
     debug.micChunksSent = seq;
-    comm.send("audio", { seq, samples: pcm.length }, [pcm.buffer]);
+    comm.send("audio", { seq, samples: pcm.length }, [/** @type {ArrayBuffer} */ (pcm.buffer)]);
   });
 
   // -- status ---------------------------------------------------------------------------------------

@@ -1,0 +1,7 @@
+// Types for `tsc --checkJs` (npm run typecheck): the AudioWorklet global scope, which TypeScript's DOM
+// library does not describe.
+declare class AudioWorkletProcessor {
+  readonly port: MessagePort;
+  constructor(options?: any);
+}
+declare function registerProcessor(name: string, processor: new (options?: any) => AudioWorkletProcessor): void;
