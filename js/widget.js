@@ -7,7 +7,7 @@
 // stops the tracks and closes the context.
 import { AudioPacer, Comm } from "./comm.js";
 import { AudioEngine } from "./engine.js";
-import { int16FromBytes } from "./pcm.js";
+import { LevelSmoother, int16FromBytes } from "./pcm.js";
 import { createUI, displayStatus } from "./ui.js";
 import "./widget.css";
 
@@ -89,6 +89,8 @@ function render({ model, el }) {
     model.save_changes();
   };
 
+  const micLevel = new LevelSmoother();
+  const outLevel = new LevelSmoother();
   const pacer = new AudioPacer((pcm) => {
     seq += 1;
     debug.micMessages += 1;
@@ -126,6 +128,10 @@ function render({ model, el }) {
     ui.muteButton.classList.toggle("rtnb-warn", muted);
     ui.enableAudio.hidden = !(owner && engine?.suspended);
     ui.note.hidden = owner || !ready;
+    // In push-to-talk the space bar is ours while the widget has focus: JupyterLab/Notebook 7 (Lumino)
+    // skip their shortcuts for events from inside an element with this attribute.
+    if (ptt && owner) root.setAttribute("data-lm-suppress-shortcuts", "true");
+    else root.removeAttribute("data-lm-suppress-shortcuts");
     root.dataset.owner = String(owner);
     root.dataset.ready = String(ready);
     debug.micOn = Boolean(engine?.micOn);
@@ -183,9 +189,10 @@ function render({ model, el }) {
         if (model.get("mode") === "push_to_talk" && !pttHeld) return;
         pacer.push(pcm);
       },
-      onMicLevel: (level) => ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")), level),
+      onMicLevel: (level) => ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")),
+        micLevel.update(level)),
       onPlayer: (s) => {
-        ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-out-level]")), s.level);
+        ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-out-level]")), outLevel.update(s.level));
         debug.playerState = s.state;
         debug.bufferedMs = s.buffered_ms;
         debug.underruns = s.underruns;
