@@ -185,7 +185,7 @@ def test_feed_validates_input():
     with pytest.raises(ValueError):
         VoiceActivityDetector(threshold=1.5)
     with pytest.raises(ValueError):
-        VoiceActivityDetector(backend="silero")  # type: ignore[arg-type]
+        VoiceActivityDetector(backend="nope")  # type: ignore[arg-type]
 
 
 def test_backend_selection(monkeypatch):

@@ -24,9 +24,11 @@ from .._redact import RedactKey
 from ..protocol import dialect
 from ..protocol.codec import decode, encode
 from ..protocol.errors import EventError
-from .brains import make_brain
+from .brains import BrainError, make_brain
 from .engine import Engine
 from .runner import ResponseRun
+from .transcription import TranscriptionJob
+from .vad import BACKENDS, available_backends
 
 log = logging.getLogger("realtime_nb.server")
 ws_log = logging.getLogger("realtime_nb.server.websocket")  # websockets' own log, keys masked
@@ -64,6 +66,9 @@ class _Connection:
         batch = list(events)
         if batch:
             self.queue.put_nowait(batch)
+        for job in self.engine.new_jobs:
+            self._spawn(self._transcribe(job))
+        self.engine.new_jobs.clear()
         for run in self.engine.new_runs:
             self._spawn(self._drive(run))
         self.engine.new_runs.clear()
@@ -80,17 +85,46 @@ class _Connection:
                 for e in outgoing:
                     await self.ws.send(encode(e))
 
+    async def _transcribe(self, job: TranscriptionJob) -> None:
+        await asyncio.to_thread(job.run)
+        self.emit(self.engine.transcription_finished(job))
+
     async def _drive(self, run: ResponseRun) -> None:
-        try:
-            await asyncio.to_thread(run.prepare)
-        except Exception as exc:  # a brain or TTS failure must not kill the session
-            log.exception("response %s failed", run.id)
-            self.emit(run.fail(f"{type(exc).__name__}: {exc}"))
-            return
-        for batch in run.steps():
-            self.emit(batch)
-            seconds = _audio_seconds(batch) * self.pace
-            await asyncio.sleep(seconds)
+        """Produce the run's pieces in a daemon thread, stream their events here, paced by audio length.
+
+        The thread runs ahead of the pacing (it synthesizes the next sentence while this one plays). A
+        dedicated daemon thread, not the loop's executor: a stuck LLM stream must not hold up shutdown.
+        """
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[Any] = asyncio.Queue()
+
+        def put(x: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the connection closed
+                loop.call_soon_threadsafe(pieces.put_nowait, x)
+
+        def produce() -> None:
+            try:
+                for piece in run.pieces():
+                    put(piece)
+                    if run.finished:
+                        break
+                put(None)
+            except Exception as exc:  # a brain or TTS failure must not kill the session
+                log.warning("response %s failed: %s", run.id, exc, exc_info=not isinstance(exc, BrainError))
+                put(exc)
+
+        threading.Thread(target=produce, name=f"realtime-nb-{run.id}", daemon=True).start()
+        while (piece := await pieces.get()) is not None:
+            if isinstance(piece, Exception):
+                message = str(piece) if isinstance(piece, BrainError) else f"{type(piece).__name__}: {piece}"
+                self.emit(run.fail(message))
+                return
+            if run.finished:
+                continue  # cancelled: let the producer wind down, send nothing more
+            for batch in run.steps_for(piece):
+                self.emit(batch)
+                await asyncio.sleep(_audio_seconds(batch) * self.pace)
+        self.emit(run.complete())
 
     async def _timers(self) -> None:
         deadline = self.engine.started + self.engine.max_session_s
@@ -157,17 +191,35 @@ class LocalServer:
     >>> with LocalServer() as server:          # doctest: +SKIP
     ...     client = AsyncOpenAI(api_key="x", websocket_base_url=server.url)
 
-    ``brain``: ``"echo"`` (default), a ``Brain`` object, scripted rules ``[(regex, reply)]`` or a callable.
-    ``pace``: ``"fast"`` (stream as fast as possible), ``"realtime"`` or a float (1.0 = real time).
+    ``brain``: ``"echo"`` (default), ``"chat"`` (with ``llm_url``, ``llm_model``, optional
+    ``llm_api_key``: any OpenAI-compatible chat-completions server), a ``Brain`` object such as
+    ``ChatBrain(url, model)``, scripted rules ``[(regex, reply)]`` or a callable.
+    ``pace``: ``"fast"`` (stream as fast as possible), ``"realtime"`` or a float (1.0 = real time,
+    2.0 = twice as slow); ``chunk_ms``: audio per ``response.output_audio.delta``.
+    ``vad``: the voice activity detector behind ``server_vad``/``semantic_vad``: ``"webrtc"`` (default
+    when installed), ``"silero"`` or ``"energy"``.
+    ``transcript_wait_s``: how long a response waits for the transcript of user audio in its context
+    (when ``audio.input.transcription`` is on) before answering without it.
     ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  brain: Any = None, pace: str | float = "fast", max_session_s: float = 3600.0,
-                 chunk_ms: int = 100) -> None:
+                 chunk_ms: int = 100, vad: str | None = None, transcript_wait_s: float = 3.0,
+                 llm_url: str | None = None, llm_model: str | None = None,
+                 llm_api_key: str | None = None) -> None:
         self.host, self._port, self.api_key = host, port, api_key
-        self.brain = make_brain(brain)
+        self.brain = make_brain(brain, llm_url=llm_url, llm_model=llm_model, llm_api_key=llm_api_key)
+        if isinstance(pace, str) and pace not in PACES:
+            raise ValueError(f"pace must be 'fast', 'realtime' or a number, not {pace!r}")
         self.pace = PACES[pace] if isinstance(pace, str) else float(pace)
+        if self.pace < 0:
+            raise ValueError(f"pace must be >= 0, not {pace!r}")
+        if vad is not None and vad not in BACKENDS:
+            raise ValueError(f"vad must be one of {', '.join(BACKENDS)}, not {vad!r}")
+        if vad is not None and vad not in available_backends():
+            raise ImportError(f"the {vad!r} VAD backend is not installed (pip install realtime-nb[speech])")
+        self.vad, self.transcript_wait_s = vad, transcript_wait_s
         self.max_session_s, self.chunk_ms = max_session_s, chunk_ms
         self.engines: list[Engine] = []
         self._server: Server | None = None
@@ -278,7 +330,8 @@ class LocalServer:
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.missing_model")
             return
-        engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms)
+        engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms,
+                        vad_backend=self.vad, transcript_wait_s=self.transcript_wait_s)
         self.engines.append(engine)
         try:
             await _Connection(ws, engine, beta=beta, pace=self.pace).run()

