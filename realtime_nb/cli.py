@@ -5,22 +5,41 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+
+
+def _pace(value: str) -> str | float:
+    if value in ("fast", "realtime"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pace must be fast, realtime or a number, not {value!r}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
     from .server import LocalServer
+    from .server.vad import default_backend
 
-    server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
-                         max_session_s=args.max_session_minutes * 60)
+    try:
+        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
+                             max_session_s=args.max_session_minutes * 60, chunk_ms=args.chunk_ms, vad=args.vad,
+                             brain=args.brain, llm_url=args.llm_url, llm_model=args.llm_model,
+                             llm_api_key=args.llm_api_key or os.environ.get("REALTIME_NB_LLM_API_KEY"))
+    except (ValueError, ImportError) as exc:
+        print(f"realtime-nb serve: {exc}", file=sys.stderr)
+        return 2
 
     async def main() -> None:
         task = asyncio.create_task(server.serve())
         while server._server is None and not task.done():
             await asyncio.sleep(0.01)
         if server._server is not None:
-            print(f"realtime-nb local Realtime server on {server.url}  (brain: {server.brain.name}; "
-                  f"Ctrl-C stops)", flush=True)
+            brain = server.brain.name + (f" {server.brain.model} at {server.brain.url}"  # type: ignore[attr-defined]
+                                         if server.brain.name == "chat" else "")
+            print(f"realtime-nb local Realtime server on {server.url}  (brain: {brain}; vad: "
+                  f"{server.vad or default_backend()}; Ctrl-C stops)", flush=True)
             print(f"  openai SDK:  AsyncOpenAI(api_key=..., websocket_base_url={server.url!r})", flush=True)
         await task
 
@@ -41,8 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     serve.add_argument("--api-key", default=None, help="require this bearer key from clients")
-    serve.add_argument("--pace", default="fast", choices=["fast", "realtime"],
-                       help="stream audio as fast as possible or in real time")
+    serve.add_argument("--pace", default="fast", type=_pace,
+                       help="stream audio: fast (as fast as possible), realtime, or a factor (1.0 = real time)")
+    serve.add_argument("--chunk-ms", type=int, default=100, help="audio per output_audio.delta (default 100)")
+    serve.add_argument("--brain", default="echo", choices=["echo", "chat"],
+                       help="echo (deterministic rules) or chat (an OpenAI-compatible chat-completions LLM)")
+    serve.add_argument("--llm-url", default=None,
+                       help="chat brain: API base URL, e.g. http://127.0.0.1:11434/v1 (Ollama; the default)")
+    serve.add_argument("--llm-model", default=None, help="chat brain: model name (required with --brain chat)")
+    serve.add_argument("--llm-api-key", default=None,
+                       help="chat brain: bearer key for the LLM (default: $REALTIME_NB_LLM_API_KEY)")
+    serve.add_argument("--vad", default=None, choices=["webrtc", "silero", "energy"],
+                       help="voice activity detector for server_vad (default: webrtc when installed)")
     serve.add_argument("--max-session-minutes", type=float, default=60.0,
                        help="maximum session length before session_expired (default 60)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
