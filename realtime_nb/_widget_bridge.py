@@ -116,6 +116,7 @@ class Bridge:
         # output audio, per item (24 kHz samples)
         self.received: dict[str, int] = {}
         self.forwarded: dict[str, int] = {}
+        self.offset: dict[str, int] = {}           # samples of an item received before its owner got any
         self.pending: dict[str, list[bytes]] = {}
         self.pending_n: dict[str, int] = {}
         self.item_response: dict[str, str] = {}
@@ -272,6 +273,7 @@ class Bridge:
         # audio already on its way to the old owner stays there; the new one starts at the next chunk
         self.pending.clear()
         self.pending_n.clear()
+        self.offset.clear()
         self.ptt_held = False
         self.send({"type": "owner", "owner": view})
 
@@ -373,8 +375,11 @@ class Bridge:
             log.debug("realtime-nb widget: cancel failed", exc_info=True)
 
     async def truncate(self, item: str, played: int) -> dict[str, Any] | None:
-        """``conversation.item.truncate`` at what was heard, never past the audio received."""
+        """``conversation.item.truncate`` at what was heard, never past the audio received.
+
+        ``played`` counts the samples the owner played of the audio it was sent (from ``offset``)."""
         received = self.received.get(item, 0)
+        played += self.offset.get(item, 0)
         rid = self.item_response.get(item)
         if rid in self.oob or item not in self.client.state.conversation:
             return None  # out-of-band output is not in the conversation: nothing to truncate
@@ -403,6 +408,8 @@ class Bridge:
             self.item_response[item_id] = response_id
         if item_id in self.cut or self.owner is None:
             return
+        # a view that starts mid-item (it became the owner late) plays from here: its counts are offset
+        self.offset.setdefault(item_id, self.received[item_id] - len(pcm))
         self.pending.setdefault(item_id, []).append(np.asarray(pcm, dtype="<i2").tobytes())
         self.pending_n[item_id] = self.pending_n.get(item_id, 0) + len(pcm)
         if self.pending_n[item_id] >= MIN_CHUNK:

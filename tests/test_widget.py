@@ -547,3 +547,28 @@ def test_closing_the_session_shows_closed(server):
     settle()
     assert w.last_error == ""
     w.close()
+
+
+def test_a_view_that_starts_mid_item_truncates_in_item_time(slow_session):
+    w = RealtimeWidget(slow_session, mode="push_to_talk")
+    browser = FakeBrowser(w)
+    try:
+        wait_for(lambda: slow_session.config["audio"]["input"]["turn_detection"] is None)
+        slow_session.say("Tell me a long story about the old harbour", wait=False)
+        item = _wait_audio(slow_session, browser, 12000)            # 0.5 s before any view is there
+        browser.ready("late")
+        wait_for(lambda: browser.audio_out("late"))
+        first = browser.audio_out("late")[0][0]
+        assert first["item_id"] == item
+        wait_for(lambda: w_stats(browser)["received"][item] >= 36000, 20)
+        browser.played = {item: 4800}                               # it played 0.2 s of what it got
+        browser.deliver({"type": "ptt", "view": "late", "down": True})
+        record = wait_for(lambda: w_stats(browser)["truncates"], 10)[0]
+        sent_before = record["played_samples"] - 4800
+        assert sent_before >= 12000                                  # the audio the late view never got
+        assert record["audio_end_ms"] == record["played_samples"] * 1000 // 24000
+        wait_for(lambda: "conversation.item.truncated" in set(slow_session.events.type), 10)
+        assert "error" not in set(slow_session.events.type)
+        browser.deliver({"type": "ptt", "view": "late", "down": False})
+    finally:
+        w.close()
