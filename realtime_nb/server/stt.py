@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import audio as au
 
-__all__ = ["DITHER_DB", "RecognizerUnavailable", "available", "transcribe"]
+__all__ = ["DITHER_DB", "QUIET_DBFS", "RecognizerUnavailable", "available", "transcribe"]
 
 log = logging.getLogger("realtime_nb.server.stt")
 
@@ -44,6 +44,9 @@ RATE = 16000
 DITHER_DB = 30.0
 """How far below the speech level (dB) the added noise floor sits."""
 _FRAME = RATE // 50  # 20 ms
+QUIET_DBFS = -55.0
+"""Audio whose loudest 20 ms frame is below this level is taken as silence (transcript ``""``)."""
+_QUIET = 32768.0 * 10 ** (QUIET_DBFS / 20)
 
 _LOCK = threading.Lock()
 _decoder: Any = None
@@ -81,16 +84,15 @@ def unavailable_reason() -> str | None:
         return _load_error
 
 
+def _frame_levels(x: np.ndarray) -> np.ndarray:
+    n = len(x) // _FRAME
+    return np.sqrt(np.mean(x[: n * _FRAME].reshape(n, _FRAME) ** 2, axis=1)) if n else np.zeros(1)
+
+
 def _with_noise_floor(pcm16k: np.ndarray) -> np.ndarray:
     """Add seeded white noise ``DITHER_DB`` below the speech level (see the module docstring)."""
     x = pcm16k.astype(np.float64)
-    n = len(x) // _FRAME
-    if n == 0:
-        return pcm16k
-    levels = np.sqrt(np.mean(x[: n * _FRAME].reshape(n, _FRAME) ** 2, axis=1))
-    speech = float(np.percentile(levels, 90))
-    if speech < 1.0:
-        return pcm16k
+    speech = float(np.percentile(_frame_levels(x), 90))
     noise = np.random.default_rng(len(x)).standard_normal(len(x)) * speech * 10 ** (-DITHER_DB / 20)
     return np.clip(np.rint(x + noise), -32768, 32767).astype(np.int16)
 
@@ -103,12 +105,14 @@ def transcribe(pcm16_24k: np.ndarray) -> str:
     pcm = np.asarray(pcm16_24k)
     if pcm.dtype != np.int16 or pcm.ndim != 1:
         raise TypeError(f"transcribe expects 1-D int16 samples, got {pcm.dtype} {pcm.shape}")
-    if len(pcm) < au.SAMPLE_RATE // 10:  # under 100 ms: nothing to recognize
+    pcm16k = au.resample(pcm, au.SAMPLE_RATE, RATE)
+    # Under 100 ms, or nothing louder than a whisper: no speech (the model would hallucinate a word).
+    if len(pcm) < au.SAMPLE_RATE // 10 or float(np.max(_frame_levels(pcm16k.astype(np.float64)))) < _QUIET:
         with _LOCK:
             if _load() is None:
                 raise RecognizerUnavailable(_unavailable_message())
         return ""
-    data = _with_noise_floor(au.resample(pcm, au.SAMPLE_RATE, RATE)).tobytes()
+    data = _with_noise_floor(pcm16k).tobytes()
     with _LOCK:
         decoder = _load()
         if decoder is None:

@@ -1,0 +1,165 @@
+"""Input audio transcription: pocketsphinx on clear speech, the transcription events, brains reading them."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from rtclient import RawClient, types
+from speechgen import make_utterance
+
+from realtime_nb import audio as au
+from realtime_nb.server import LocalServer, stt, tts
+
+pytestmark = pytest.mark.skipif(not stt.available(), reason="pocketsphinx is not installed")
+
+PIZZA = "I would like to order a pizza"
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level edit distance / reference words (case-insensitive)."""
+    r, h = reference.lower().split(), hypothesis.lower().split()
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(h) + 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
+    return d[len(h)] / max(1, len(r))
+
+
+@pytest.fixture(scope="module")
+def pizza_turn():
+    """The sentence between silences, as a VAD turn would carry it."""
+    pcm, _ = make_utterance([("silence", 600), ("speech", PIZZA), ("silence", 1200)])
+    return pcm
+
+
+def send_audio(c: RawClient, pcm: np.ndarray) -> None:
+    for i in range(0, len(pcm), 2400):
+        c.send({"type": "input_audio_buffer.append", "audio": au.b64encode_pcm16(pcm[i:i + 2400])})
+
+
+def transcription_on(c: RawClient, vad: bool = False, **config) -> None:
+    audio = {"input": {"transcription": {"model": "gpt-4o-transcribe", **config}}}
+    if not vad:
+        audio["input"]["turn_detection"] = None
+    c.send({"type": "session.update", "session": {"type": "realtime", "audio": audio}})
+    c.until("session.updated")
+
+
+@pytest.mark.parametrize("voice", ["alloy", "ash"])
+def test_clear_utterances_are_recognized(voice):
+    texts = [PIZZA, "Turn on the lights in the kitchen"]
+    errors = [wer(t, stt.transcribe(tts.synthesize(t, voice=voice))) for t in texts]
+    assert sum(errors) / len(errors) <= 0.3, errors
+
+
+def test_silence_and_tiny_clips_give_empty_transcripts():
+    assert stt.transcribe(np.zeros(24000, np.int16)) == ""
+    assert stt.transcribe(np.zeros(100, np.int16)) == ""
+    with pytest.raises(TypeError):
+        stt.transcribe(np.zeros(100, np.float32))
+
+
+def test_sentence_case():
+    assert stt._sentence_case(["i", "think", "i'm", "here"]) == "I think I'm here"
+    assert stt._sentence_case([]) == ""
+
+
+def test_commit_then_transcription_events_and_the_brain_reads_them(server, pizza_turn):
+    with RawClient(server.url) as c:
+        c.recv()
+        transcription_on(c)
+        send_audio(c, pizza_turn)
+        c.send({"type": "input_audio_buffer.commit"})
+        events = c.until("conversation.item.input_audio_transcription.completed", timeout=30)
+        names = types(events)
+        assert names[:3] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
+        assert set(names[3:-1]) == {"conversation.item.input_audio_transcription.delta"}
+        user_id = events[0]["item_id"]
+        done = events[-1]
+        assert done["item_id"] == user_id and done["content_index"] == 0
+        assert done["usage"] == {"type": "duration", "seconds": math.ceil(len(pizza_turn) / 24000)}
+        assert "".join(e["delta"] for e in events[3:-1]) == done["transcript"]
+        assert all(e["item_id"] == user_id for e in events[3:-1])
+        assert wer(PIZZA, done["transcript"]) <= 0.3, done["transcript"]
+        # the transcript is stored on the item
+        c.send({"type": "conversation.item.retrieve", "item_id": user_id})
+        item = c.until("conversation.item.retrieved")[-1]["item"]
+        assert item["content"][0]["transcript"] == done["transcript"]
+        # and the echo brain answers from it
+        c.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        reply = c.until("response.done")[-1]["response"]["output"][0]["content"][0]["text"]
+        assert reply == f"You said: {done['transcript']}"
+
+
+def test_vad_turn_waits_for_the_transcript(server, pizza_turn):
+    with RawClient(server.url) as c:
+        c.recv()
+        transcription_on(c, vad=True)
+        send_audio(c, pizza_turn)
+        events = c.until("response.done", timeout=30)
+        names = types(events)
+        completed = names.index("conversation.item.input_audio_transcription.completed")
+        assert names.index("response.created") < completed < names.index("response.output_item.added")
+        transcript = events[completed]["transcript"]
+        reply = events[-1]["response"]["output"][0]["content"][0]["transcript"]
+        assert reply == f"You said: {transcript}"
+
+
+def test_no_recognizer_fails_the_transcription_only(server, pizza_turn, monkeypatch):
+    monkeypatch.setattr(stt, "_load", lambda: None)
+    monkeypatch.setattr(stt, "_load_error", "ImportError: No module named 'pocketsphinx'")
+    with RawClient(server.url) as c:
+        c.recv()
+        transcription_on(c, vad=True)
+        send_audio(c, pizza_turn)
+        events = c.until("response.done", timeout=30)
+        failed = next(e for e in events if e["type"] == "conversation.item.input_audio_transcription.failed")
+        assert failed["item_id"] == events[0]["item_id"] and failed["content_index"] == 0
+        assert failed["error"]["code"] == "transcription_unavailable"
+        assert "pip install realtime-nb[speech]" in failed["error"]["message"]
+        assert events[-1]["response"]["output"][0]["content"][0]["transcript"].startswith("I heard ")
+
+
+def test_unsupported_language_fails(server, pizza_turn):
+    with RawClient(server.url) as c:
+        c.recv()
+        transcription_on(c, language="fr")
+        send_audio(c, pizza_turn)
+        c.send({"type": "input_audio_buffer.commit"})
+        failed = c.until("conversation.item.input_audio_transcription.failed", timeout=30)[-1]
+        assert failed["error"]["code"] == "unsupported_language" and failed["error"]["param"] == "language"
+
+
+def test_the_wait_for_a_transcript_is_bounded(pizza_turn, monkeypatch):
+    real = stt.transcribe
+
+    def slow(pcm):
+        time.sleep(1.5)
+        return real(pcm)
+
+    monkeypatch.setattr(stt, "transcribe", slow)
+    with LocalServer(transcript_wait_s=0.2) as srv, RawClient(srv.url) as c:
+        c.recv()
+        transcription_on(c, vad=True)
+        send_audio(c, pizza_turn)
+        events = c.until("conversation.item.input_audio_transcription.completed", timeout=30)
+        names = types(events)
+        assert names.index("response.done") < len(names) - 1  # answered before the transcript came
+        reply = events[names.index("response.done")]["response"]["output"][0]["content"][0]["transcript"]
+        assert reply.startswith("I heard ")
+
+
+def test_no_transcription_events_when_transcription_is_off(server, pizza_turn):
+    with RawClient(server.url) as c:
+        c.recv()
+        c.send({"type": "session.update", "session": {"type": "realtime",
+                                                      "audio": {"input": {"turn_detection": None}}}})
+        c.until("session.updated")
+        send_audio(c, pizza_turn)
+        c.send({"type": "input_audio_buffer.commit"})
+        c.until("conversation.item.done")
+        assert c.quiet(0.5) == []
