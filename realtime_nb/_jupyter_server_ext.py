@@ -55,7 +55,7 @@ def patch_kernel_websocket(log: Any = None) -> bool:
         else:
             self.log.debug("realtime-nb: TCP_NODELAY=%s on kernel websocket %s", nodelay_of(self),
                            getattr(self, "kernel_id", "?"))
-        return await original(self, *args, **kwargs)
+        return await original(self, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     KernelWebsocketHandler.open = open  # type: ignore[method-assign]
     setattr(KernelWebsocketHandler, _MARK, True)

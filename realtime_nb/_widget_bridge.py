@@ -362,9 +362,9 @@ class Bridge:
         except (asyncio.TimeoutError, RuntimeError):
             log.info("realtime-nb widget: the audio view did not report what it played; no truncation")
             return
-        item = (result or {}).get("item_id")
-        if isinstance(item, str):
-            await self.truncate(item, int((result or {}).get("played_samples") or 0))
+        playing = (result or {}).get("item_id")
+        if isinstance(playing, str):
+            await self.truncate(playing, int((result or {}).get("played_samples") or 0))
 
     async def _cancel(self, response_id: str | None) -> None:
         try:

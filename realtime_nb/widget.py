@@ -176,7 +176,7 @@ def in_kernel() -> bool:
     import sys
 
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    shell = ipython.get_ipython() if ipython is not None else None
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
@@ -187,4 +187,4 @@ def widget_for(session: Session, **settings: Any) -> RealtimeWidget:
         if w is None or w.comm is None:
             w = RealtimeWidget(session, **settings)
             session._rtnb_widget = w  # type: ignore[attr-defined]
-        return w  # type: ignore[no-any-return]
+        return w
