@@ -66,7 +66,8 @@ class FakeLLM:
                 self.end_headers()
                 for i, chunk in enumerate(fake.chunks(body)):
                     time.sleep(fake.first_delay_s if i == 0 else fake.delay_s)
-                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                    line = chunk if isinstance(chunk, str) else json.dumps(chunk)  # str: sent as is
+                    self.wfile.write(b"data: " + line.encode() + b"\n\n")
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
