@@ -45,6 +45,7 @@ log = logging.getLogger("realtime_nb")
 
 SAMPLE_RATE = 24000
 MIN_CHUNK = SAMPLE_RATE * 40 // 1000    # 40 ms: keeps comm traffic far below iopub's 1000 msg/s
+AUDIO_INTERVAL_S = 0.02                 # and at most one audio message per 20 ms: bursts become bigger chunks
 FLUSH_S = 0.04                          # transcript/event-log updates at most this often
 PROBE_TIMEOUT_S = 1.0                   # an owner view that does not answer a probe is gone
 INTERRUPT_TIMEOUT_S = 1.0
@@ -124,6 +125,8 @@ class Bridge:
         self.cut: set[str] = set()
         self.oob: set[str] = set()                 # out-of-band response ids
         self.audio_messages = 0
+        self.last_audio_send = 0.0
+        self.audio_timer: asyncio.TimerHandle | None = None
         # requests to views
         self.requests: dict[int, asyncio.Future[Any]] = {}
         self.next_id = 0
@@ -163,7 +166,7 @@ class Bridge:
         self.client.remove_handler("*", self.on_event)
         if self.on_audio in self.client.audio_listeners:
             self.client.audio_listeners.remove(self.on_audio)
-        for handle in (self.flush_handle, self.house_handle):
+        for handle in (self.flush_handle, self.house_handle, self.audio_timer):
             if handle is not None:
                 handle.cancel()
         for fut in self.requests.values():
@@ -413,7 +416,16 @@ class Bridge:
         self.pending.setdefault(item_id, []).append(np.asarray(pcm, dtype="<i2").tobytes())
         self.pending_n[item_id] = self.pending_n.get(item_id, 0) + len(pcm)
         if self.pending_n[item_id] >= MIN_CHUNK:
-            self.flush_audio(item_id)
+            wait = self.last_audio_send + AUDIO_INTERVAL_S - time.monotonic()
+            if wait <= 0:
+                self.flush_audio(item_id)
+            elif self.audio_timer is None:  # a fast server's burst: merge it into fewer, larger messages
+                self.audio_timer = self.loop.call_later(wait, self.flush_pending_audio)
+
+    def flush_pending_audio(self) -> None:
+        self.audio_timer = None
+        for item in [i for i, n in self.pending_n.items() if n >= MIN_CHUNK]:
+            self.flush_audio(item)
 
     def flush_audio(self, item: str, end: bool = False) -> None:
         chunks = self.pending.pop(item, None)
@@ -424,6 +436,7 @@ class Bridge:
         if chunks:
             self.forwarded[item] = self.forwarded.get(item, 0) + n
             self.audio_messages += 1
+            self.last_audio_send = time.monotonic()
             self.send({"type": "audio", "view": owner, "item_id": item,
                        "response_id": self.item_response.get(item), "samples": n}, [b"".join(chunks)])
         if end:

@@ -243,6 +243,18 @@ def test_audio_is_coalesced_to_40_ms_and_complete(session, browser):
     assert len(msgs) <= len(r.audio) // wb.MIN_CHUNK + 1
 
 
+def test_a_burst_of_audio_is_sent_in_few_messages(session, browser):
+    """The local server's fast pace delivers seconds of audio at once: the message rate stays low."""
+    browser.ready("v")
+    t0 = time.monotonic()
+    r = session.say("Please tell me a rather long story about the sea, the wind and the old lighthouse")
+    wait_for(lambda: browser.comm.custom("audio_end"))
+    elapsed = time.monotonic() - t0
+    msgs = browser.audio_out("v")
+    assert sum(c["samples"] for c, _ in msgs) == len(r.audio)
+    assert len(msgs) <= elapsed / wb.AUDIO_INTERVAL_S + 2      # at most one per 20 ms, plus the tail
+
+
 # -- audio in: copies, threads, order ------------------------------------------------------------
 
 def _ptt_turn(browser: FakeBrowser, view: str, chunks: list[np.ndarray], *, threads: int = 1) -> None:
