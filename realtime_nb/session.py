@@ -93,7 +93,10 @@ class Session:
 
         if not in_kernel():
             return None  # a terminal: the text repr
-        return self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)  # what non-widget front ends show
+        return bundle
 
     # -- configuration -----------------------------------------------------------------------------
     @property

@@ -584,3 +584,14 @@ def test_a_view_that_starts_mid_item_truncates_in_item_time(slow_session):
         browser.deliver({"type": "ptt", "view": "late", "down": False})
     finally:
         w.close()
+
+
+def test_session_displays_as_its_widget_in_a_kernel(session, monkeypatch):
+    import realtime_nb.widget as widget_module
+
+    monkeypatch.setattr(widget_module, "in_kernel", lambda: True)
+    bundle = session._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == session.widget.model_id
+    assert bundle["text/plain"] == repr(session)
+    session.widget.close()
