@@ -94,8 +94,9 @@ class Session:
         if not in_kernel():
             return None  # a terminal: the text repr
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = repr(self)  # what non-widget front ends show
+        data = bundle[0] if isinstance(bundle, tuple) else bundle  # anywidget: (data, metadata)
+        if isinstance(data, dict):
+            data["text/plain"] = repr(self)  # what non-widget front ends show
         return bundle
 
     # -- configuration -----------------------------------------------------------------------------

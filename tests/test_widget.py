@@ -591,7 +591,7 @@ def test_session_displays_as_its_widget_in_a_kernel(session, monkeypatch):
 
     monkeypatch.setattr(widget_module, "in_kernel", lambda: True)
     bundle = session._repr_mimebundle_()
-    view = bundle["application/vnd.jupyter.widget-view+json"]
-    assert view["model_id"] == session.widget.model_id
-    assert bundle["text/plain"] == repr(session)
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == session.widget.model_id
+    assert data["text/plain"] == repr(session)
     session.widget.close()
