@@ -59,12 +59,15 @@ _SPEAKING = frozenset({"response.output_audio.delta", "response.output_text.delt
 _ORDER_EVENTS = frozenset({"conversation.item.added", "conversation.item.deleted", "conversation.item.done"})
 
 
-def turn_detection_for(mode: str, vad: str) -> dict[str, Any] | None:
-    """The ``turn_detection`` a UI mode means (``None``: push-to-talk, the client commits)."""
+def turn_detection_for(mode: str, vad: str, barge_in: bool = True) -> dict[str, Any] | None:
+    """The ``turn_detection`` a UI mode means (``None``: push-to-talk, the client commits).
+
+    Hands-free lets the server cancel the reply the user talks over (``interrupt_response``) when
+    barge-in is on; in manual mode the widget cancels it itself (nothing is automatic there)."""
     if mode == "push_to_talk":
         return None
     auto = mode == "hands_free"
-    return {"type": vad, "create_response": auto, "interrupt_response": auto}
+    return {"type": vad, "create_response": auto, "interrupt_response": auto and barge_in}
 
 
 def mode_from_config(session: dict[str, Any] | None) -> tuple[str, str | None]:
@@ -535,7 +538,7 @@ class Bridge:
 
     # -- settings changed in the UI (or from Python) -----------------------------------------------
     def apply_mode(self) -> None:
-        td = turn_detection_for(self.widget.mode, self.widget.vad)
+        td = turn_detection_for(self.widget.mode, self.widget.vad, self.widget.barge_in)
         if td is None:
             self.ptt_held = False
         self.enqueue(lambda: self._update(turn_detection=td))

@@ -134,10 +134,12 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _quiet(self) -> bool:
         return bool(getattr(getattr(self, "_local", None), "quiet", False))
 
-    @t.observe("mode", "vad")
+    @t.observe("mode", "vad", "barge_in")
     def _mode_changed(self, change: Any) -> None:
         if self._quiet() or not hasattr(self, "_bridge"):
             return
+        if change["name"] == "barge_in" and self.mode != "hands_free":
+            return  # barge-in changes the session's turn detection only in hands-free mode
         if change["name"] == "vad" and self.mode == "push_to_talk":
             return
         _loop.get_loop().call_soon_threadsafe(self._bridge.apply_mode)

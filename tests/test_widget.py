@@ -443,6 +443,8 @@ def test_mode_and_vad_map_to_turn_detection(session, browser):
     assert td["type"] == "semantic_vad" and td["create_response"] is False
     w.mode = "hands_free"
     wait_for(lambda: (session.config["audio"]["input"]["turn_detection"] or {}).get("create_response") is True)
+    w.barge_in = False
+    wait_for(lambda: session.config["audio"]["input"]["turn_detection"]["interrupt_response"] is False)
     # and the other way: a change made from a cell shows in the widget
     session.update(turn_detection=None)
     wait_for(lambda: w.mode == "push_to_talk")
@@ -521,6 +523,8 @@ def test_turn_detection_mapping():
     assert wb.turn_detection_for("push_to_talk", "server_vad") is None
     assert wb.turn_detection_for("hands_free", "semantic_vad") == {
         "type": "semantic_vad", "create_response": True, "interrupt_response": True}
+    assert wb.turn_detection_for("hands_free", "server_vad", barge_in=False)["interrupt_response"] is False
+    assert wb.turn_detection_for("manual", "server_vad")["interrupt_response"] is False
     assert wb.mode_from_config({"audio": {"input": {"turn_detection": None}}}) == ("push_to_talk", None)
     assert wb.mode_from_config({"audio": {"input": {"turn_detection": {
         "type": "server_vad", "create_response": False}}}}) == ("manual", "server_vad")
