@@ -109,6 +109,7 @@ export function createUI(root, { logSize }) {
   const echo = input({ type: "checkbox", testid: "rtnb-echo-cancellation" });
   const noise = input({ type: "checkbox", testid: "rtnb-noise-suppression" });
   const agc = input({ type: "checkbox", testid: "rtnb-auto-gain" });
+  const bargeIn = input({ type: "checkbox", testid: "rtnb-barge-in" });
   const prebuffer = input({ type: "number", min: 0, max: 2000, step: 20, testid: "rtnb-prebuffer" });
   /** @param {string} label @param {HTMLElement} control */
   const field = (label, control) => h("label", { cls: "rtnb-field" }, [h("span", { text: label }), control]);
@@ -118,6 +119,7 @@ export function createUI(root, { logSize }) {
     h("div", { cls: "rtnb-checks" }, [
       h("label", {}, [echo, " Echo cancellation"]), h("label", {}, [noise, " Noise suppression"]),
       h("label", {}, [agc, " Auto gain"]),
+      h("label", { title: "Stop the reply when you start speaking" }, [bargeIn, " Barge-in"]),
     ]),
   ]);
 
@@ -166,7 +168,7 @@ export function createUI(root, { logSize }) {
 
   return {
     container, pill, error, dismiss, micButton, muteButton, pttButton, enableAudio, settingsToggle,
-    mode, vad, voice, device, echo, noise, agc, prebuffer, note, notice, transcript, eventLog,
+    mode, vad, voice, device, echo, noise, agc, bargeIn, prebuffer, note, notice, transcript, eventLog,
     claim: /** @type {HTMLButtonElement} */ (note.querySelector("[data-testid=rtnb-claim]")),
 
     /** @param {string} status @param {string} [detail] */

@@ -149,6 +149,7 @@ function render({ model, el }) {
     ui.echo.checked = c.echoCancellation !== false;
     ui.noise.checked = c.noiseSuppression !== false;
     ui.agc.checked = c.autoGainControl !== false;
+    ui.bargeIn.checked = Boolean(model.get("barge_in"));
     ui.prebuffer.value = String(model.get("prebuffer_ms"));
     ui.device.value = model.get("mic_device") ?? "";
     ui.setError(model.get("last_error") ?? "");
@@ -360,6 +361,7 @@ function render({ model, el }) {
   ui.vad.addEventListener("change", () => setTrait("vad", ui.vad.value));
   ui.voice.addEventListener("change", () => setTrait("voice", ui.voice.value));
   ui.device.addEventListener("change", () => setTrait("mic_device", ui.device.value));
+  ui.bargeIn.addEventListener("change", () => setTrait("barge_in", ui.bargeIn.checked));
   ui.prebuffer.addEventListener("change", () => {
     const ms = Number(ui.prebuffer.value);
     if (Number.isFinite(ms) && ms >= 0) setTrait("prebuffer_ms", Math.round(ms));
@@ -372,7 +374,7 @@ function render({ model, el }) {
   // -- model changes --------------------------------------------------------------------------------
   onModel("change:status", refreshStatus);
   onModel("change:last_error", syncSettings);
-  for (const name of ["mode", "vad", "voice", "voices", "voice_locked"]) onModel(`change:${name}`, syncSettings);
+  for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in"]) onModel(`change:${name}`, syncSettings);
   onModel("change:mode", () => {
     if (model.get("mode") !== "push_to_talk") pttUp();
   });
