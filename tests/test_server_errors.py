@@ -180,7 +180,7 @@ def test_server_debug_logs_never_show_the_key(caplog):
     import logging
 
     secret = "sk-very-secret-123"
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="realtime_nb.server.websocket"):
         with LocalServer(api_key=secret) as srv:
             with RawClient(srv.url, headers={"Authorization": f"Bearer {secret}"}) as c:
                 assert c.recv()["type"] == "session.created"
