@@ -77,7 +77,7 @@ PHASES = 16
 QUESTION = "what should I cook tonight"
 GOAL_SESSIONS = 50
 MAX_P99_MS = 20.0
-LADDER = (5, 10, 20, 30, 50, 75, 100)
+LADDER = (5, 10, 20, 30, 40, 50, 75, 100)
 
 
 # -- the audio each client sends --------------------------------------------------------------------------
@@ -574,15 +574,15 @@ def largest_passing(steps: list[dict[str, Any]]) -> int:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__.split("\n")[0])
-    p.add_argument("--duration", type=float, default=None, help="seconds of audio per step (default 20, --quick 5)")
+    p.add_argument("--duration", type=float, default=None, help="seconds of audio per run (default 15, --quick 5)")
     p.add_argument("--drain", type=float, default=None, help="max seconds to wait for the last responses (default 8)")
-    p.add_argument("--ladder", default=None, help="comma-separated N values (default 5,10,20,30,50,75,100)")
+    p.add_argument("--ladder", default=None, help="comma-separated N values (default 5,10,20,30,40,50,75,100)")
     p.add_argument("--kinds", default="local,echo", help="which servers to step: local,echo")
     p.add_argument("--repeat", type=int, default=None, help="runs per step and server (default 3, --quick 1)")
     p.add_argument("--profile", type=int, default=None, metavar="N",
                    help="after the ladder, profile the LocalServer's loop thread at N sessions")
     args = p.parse_args(argv)
-    args.duration = args.duration or (5.0 if args.quick else 20.0)
+    args.duration = args.duration or (5.0 if args.quick else 15.0)
     args.drain = args.drain or (6.0 if args.quick else 8.0)
     args.repeat = args.repeat or (1 if args.quick else 3)
     ladder = [int(x) for x in args.ladder.split(",")] if args.ladder else ([2] if args.quick else list(LADDER))
@@ -642,10 +642,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for r in steps[kind]:
             rows.append([kind, r["sessions"], r["lost_events"], r["delay_p50_ms"], r["p99_event_delay_ms"],
                          "/".join(f"{x:.0f}" for x in r["p99_runs_ms"]), r["server_loop_lag_p99_ms"],
-                         r["response_latency_p50_ms"], r["server_process_cpu_cores"], r["client_process_cpu_cores"],
+                         r["response_latency_p50_ms"], r["server_process_cpu_cores"],
+                         r["server_process_cpu_cores"] * 1e3 / r["sessions"], r["client_process_cpu_cores"],
                          "yes" if r["passed"] else "no"])
     table(["server", "N", "lost", "delay p50 ms", "delay p99 ms", "p99 per run", "loop lag p99 ms",
-           "resp. latency p50 ms", "server cores", "client cores", "pass"], rows,
+           "resp. latency p50 ms", "server cores", "server ms/session-s", "client cores", "pass"], rows,
           title=f"Local server scale: duplex sessions at real-time pace, {args.duration:g} s per run, "
                 f"{args.repeat} run(s) per step, medians over runs (pass: 0 lost in every run and median p99 <= "
                 f"{MAX_P99_MS:g} ms)")
