@@ -11,17 +11,19 @@ How it decodes:
 - a faint, seeded white noise is added 30 dB below the speech level (the 90th percentile of the
   20 ms frame levels). Digital silence and the sharp, empty spectra of synthesized speech make
   the log filter-bank features of an MFCC front end swing wildly; a noise floor like a real
-  microphone's tames them. On noise-free espeak-ng audio it lowers the word error rate from 0.90
-  to 0.67; on the benchmark's speech, which already has a -60 dBFS noise floor, from 0.63 to 0.58
-  (``bench/bench_asr.py``). The same input gives the same transcript;
+  microphone's tames them. On noise-free espeak-ng audio it lowers the word error rate from 0.89
+  to 0.64; on the benchmark's speech, which already has a -60 dBFS noise floor, only from 0.62 to
+  0.61 (``bench/bench_asr.py``). The same input gives the same transcript;
 - audio whose loudest 20 ms frame is under ``QUIET_DBFS`` is silence: ``""`` without decoding;
 - the whole utterance is decoded in one pass (batch cepstral mean normalization), so there are no
   partial hypotheses: the server sends the final transcript as word deltas, then ``completed``,
   like the service's non-streaming transcription models.
 
 One decoder is loaded lazily (about 0.3 s) and shared; pocketsphinx decoders are not thread-safe, so
-calls are serialized by a lock. Decoding takes about a quarter of the audio's duration on one core: callers
-(the server's I/O layer) run it in a worker thread.
+calls are serialized by a lock. Its feature extraction is reset before each utterance, so a
+transcript does not depend on what was decoded before (another session's audio, say). Decoding takes
+about a fifth of the audio's duration on one core: callers (the server's I/O layer) run it in a
+worker thread.
 
 >>> text = transcribe(pcm)                      # doctest: +SKIP
 >>> text
@@ -45,6 +47,10 @@ log = logging.getLogger("realtime_nb.server.stt")
 RATE = 16000
 DITHER_DB = 30.0
 """How far below the speech level (dB) the added noise floor sits."""
+DECODER_OPTIONS: dict[str, Any] = {"fwdflat": False}
+"""pocketsphinx options: skip the flat-lexicon second pass. On the 120 utterances of
+``bench/bench_asr.py`` (one run, a shared machine): defaults WER 0.586 in 102 s; this 0.608 in 64 s
+(a shorter wait before a spoken turn's answer); adding ``maxhmmpf=3000`` 0.635 in 30 s."""
 _FRAME = RATE // 50  # 20 ms
 QUIET_DBFS = -55.0
 """Audio whose loudest 20 ms frame is below this level is taken as silence (transcript ``""``)."""
@@ -66,7 +72,7 @@ def _load() -> Any:
         try:
             from pocketsphinx import Decoder  # optional dependency
 
-            _decoder = Decoder(samprate=RATE, loglevel="FATAL")
+            _decoder = Decoder(samprate=RATE, loglevel="FATAL", **DECODER_OPTIONS)
         except Exception as exc:  # ImportError, or a model that fails to load
             _load_error = f"{type(exc).__name__}: {exc}"
             log.warning("pocketsphinx unavailable (%s); input audio transcription will fail", _load_error)
@@ -119,6 +125,7 @@ def transcribe(pcm16_24k: np.ndarray) -> str:
         decoder = _load()
         if decoder is None:
             raise RecognizerUnavailable(_unavailable_message())
+        decoder.reinit_feat()  # forget the previous utterance's noise statistics: same input, same words
         decoder.start_utt()
         decoder.process_raw(data, False, True)
         decoder.end_utt()
