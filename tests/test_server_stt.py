@@ -163,3 +163,11 @@ def test_no_transcription_events_when_transcription_is_off(server, pizza_turn):
         c.send({"type": "input_audio_buffer.commit"})
         c.until("conversation.item.done")
         assert c.quiet(0.5) == []
+
+
+def test_a_transcript_does_not_depend_on_earlier_audio():
+    a = tts.synthesize("Turn on the lights in the kitchen", voice="coral")
+    b = tts.synthesize("What is my horoscope for Aquarius today", voice="cedar")
+    first = stt.transcribe(a)
+    stt.transcribe(b)
+    assert stt.transcribe(a) == first
