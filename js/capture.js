@@ -6,11 +6,12 @@
 import captureSource from "./capture.worklet.js";
 import { addWorkletModule } from "./worklet.js";
 import { Resampler, SAMPLE_RATE, floatToPcm16 } from "./pcm.js";
+import { traceOn } from "./trace.js";
 
 /**
  * @typedef {{echoCancellation?: boolean, noiseSuppression?: boolean, autoGainControl?: boolean}} MicConstraints
  * @typedef {{deviceId?: string, constraints?: MicConstraints, chunkMs?: number,
- *   onChunk: (pcm: Int16Array) => void, onLevel?: (rms: number, peak: number) => void}} CaptureOptions
+ *   onChunk: (pcm: Int16Array, postedAt?: number) => void, onLevel?: (rms: number, peak: number) => void}} CaptureOptions
  */
 
 export const DEFAULT_CONSTRAINTS = Object.freeze({
@@ -82,7 +83,7 @@ export class Capture {
       numberOfInputs: 1,
       numberOfOutputs: 1,
       outputChannelCount: [1],
-      processorOptions: { chunk },
+      processorOptions: { chunk, trace: traceOn() },
     });
     node.port.onmessage = (e) => this.onMessage(e.data);
     const source = this.ctx.createMediaStreamSource(stream);
@@ -105,7 +106,7 @@ export class Capture {
     this.chunks += 1;
     this.samples += pcm.length;
     this.onLevel(this.muted ? 0 : msg.rms, this.muted ? 0 : msg.peak);
-    if (pcm.length) this.onChunk(pcm);
+    if (pcm.length) this.onChunk(pcm, msg.at); // msg.at: the worklet's post time when tracing
   }
 
   /** @param {boolean} muted */

@@ -1,12 +1,15 @@
 // AudioWorklet processor of the mic: mixes to mono and posts fixed-size float chunks with their level.
 // Bundled by js/build.mjs into a string and loaded from a Blob URL (see capture.js).
-// Options: processorOptions.chunk = samples per chunk at the context rate.
-// Messages out: {type: "chunk", data: Float32Array (transferred), rms, peak}
+// Options: processorOptions.chunk = samples per chunk at the context rate; processorOptions.trace
+// (bench hook, js/trace.js): stamp each chunk with the wall-clock time it is posted (`at`, epoch ms).
+// Messages out: {type: "chunk", data: Float32Array (transferred), rms, peak, at?}
+import { workletWallMs } from "./worklet-clock.js";
 
 class RealtimeCaptureProcessor extends AudioWorkletProcessor {
-  /** @param {{processorOptions?: {chunk?: number}}} options */
+  /** @param {{processorOptions?: {chunk?: number, trace?: boolean}}} options */
   constructor(options) {
     super();
+    this.trace = Boolean(options?.processorOptions?.trace);
     this.size = Math.max(128, options?.processorOptions?.chunk ?? 960);
     this.buf = new Float32Array(this.size);
     this.n = 0;
@@ -41,7 +44,10 @@ class RealtimeCaptureProcessor extends AudioWorkletProcessor {
       const a = x < 0 ? -x : x;
       if (a > pk) pk = a;
     }
-    this.port.postMessage({ type: "chunk", data, rms: Math.sqrt(sq / data.length), peak: pk }, [data.buffer]);
+    /** @type {{type: string, data: Float32Array, rms: number, peak: number, at?: number}} */
+    const msg = { type: "chunk", data, rms: Math.sqrt(sq / data.length), peak: pk };
+    if (this.trace) msg.at = workletWallMs(); // bench hook
+    this.port.postMessage(msg, [data.buffer]);
     this.buf = new Float32Array(this.size);
     this.n = 0;
   }

@@ -8,7 +8,7 @@ import { SAMPLE_RATE } from "./pcm.js";
 /**
  * @typedef {import("./capture.js").MicConstraints} MicConstraints
  * @typedef {{prebufferMs: number, chunkMs: number, constraints: MicConstraints, deviceId: string, muted: boolean,
- *   onMicChunk: (pcm: Int16Array) => void, onMicLevel: (rms: number) => void,
+ *   onMicChunk: (pcm: Int16Array, postedAt?: number) => void, onMicLevel: (rms: number) => void,
  *   onPlayer: (s: import("./player.js").PlayerStatus) => void, onState: (state: string) => void}} EngineOptions
  */
 

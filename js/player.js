@@ -5,6 +5,7 @@
 import playerSource from "./player.worklet.js";
 import { addWorkletModule } from "./worklet.js";
 import { Resampler, SAMPLE_RATE, pcm16ToFloat } from "./pcm.js";
+import { trace, traceOn } from "./trace.js";
 
 /**
  * @typedef {{item_id: string | null, played_samples: number, dropped_samples?: number}} Interrupted
@@ -51,7 +52,7 @@ export class Player {
       numberOfInputs: 0,
       numberOfOutputs: 1,
       outputChannelCount: [1],
-      processorOptions: { prebuffer: this.prebufferSamples() },
+      processorOptions: { prebuffer: this.prebufferSamples(), trace: traceOn() },
     });
     node.port.onmessage = (e) => this.onMessage(e.data);
     node.connect(this.ctx.destination);
@@ -147,6 +148,7 @@ export class Player {
   /** @param {any} msg */
   onMessage(msg) {
     if (msg.type === "tick") {
+      if (msg.trace) for (const row of msg.trace) trace(row); // bench hook (js/trace.js)
       for (const [item, n] of msg.played) this.played.set(item, this.toWire(n));
       this.status = {
         state: msg.state,

@@ -2,17 +2,26 @@
 // Bundled by js/build.mjs into a string and loaded from a Blob URL (see player.js).
 // Messages in:  {type: "push", item, data: Float32Array} | {type: "end", item}
 //               {type: "interrupt", id} | {type: "prebuffer", samples} | {type: "reset"}
-// Messages out: {type: "tick", ...accounting} every ~40 ms and on state changes
+// Messages out: {type: "tick", ...accounting, trace?} every ~40 ms and on state changes
 //               {type: "interrupted", id, item_id, played_samples, dropped_samples}
+// Bench hook (processorOptions.trace, see js/trace.js): rows with wall-clock times, sent with the
+// next tick: ["push", item, offset, samples, at, accepted], ["play", item, offset, at] (the render
+// quantum with a chunk's first sample), ["interrupt", at, item_id, played_samples, lastAudibleAt],
+// ["silent", at, samples] (the first render quantum after an interrupt).
 import { JitterBuffer } from "./jitter.js";
+import { workletWallMs } from "./worklet-clock.js";
 
 const TICK_QUANTA = 8;
 
 class RealtimePlayerProcessor extends AudioWorkletProcessor {
-  /** @param {{processorOptions?: {prebuffer?: number}}} options */
+  /** @param {{processorOptions?: {prebuffer?: number, trace?: boolean}}} options */
   constructor(options) {
     super();
     this.jb = new JitterBuffer({ prebuffer: options?.processorOptions?.prebuffer ?? 2400 });
+    /** bench hook: trace rows not yet sent, or null when not tracing @type {any[][] | null} */
+    this.trace = options?.processorOptions?.trace ? [] : null;
+    this.lastAudibleAt = 0;
+    this.silencePending = false;
     this.quanta = 0;
     this.sumSquares = 0;
     this.count = 0;
@@ -24,9 +33,19 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
   onMessage(msg) {
     const jb = this.jb;
     switch (msg.type) {
-      case "push":
-        jb.push(msg.item, msg.data);
+      case "push": {
+        const tr = this.trace;
+        if (!tr) {
+          jb.push(msg.item, msg.data);
+          break;
+        }
+        const offset = jb.received.get(msg.item) ?? 0;
+        const accepted = jb.push(msg.item, msg.data);
+        tr.push(["push", msg.item, offset, msg.data.length, workletWallMs(), accepted]);
+        const last = jb.queue[jb.queue.length - 1];
+        if (accepted && last && last.data === msg.data) /** @type {any} */ (last).traceOffset = offset;
         break;
+      }
       case "end":
         jb.end(msg.item);
         break;
@@ -36,6 +55,10 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
       case "interrupt": {
         // Handled between two render quanta: the next process() call outputs silence.
         const result = jb.interrupt();
+        if (this.trace) {
+          this.trace.push(["interrupt", workletWallMs(), result.item_id, result.played_samples, this.lastAudibleAt]);
+          this.silencePending = true;
+        }
         this.port.postMessage({ type: "interrupted", id: msg.id, ...result });
         this.tick();
         break;
@@ -56,10 +79,16 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
     const level = this.count ? Math.sqrt(this.sumSquares / this.count) : 0;
     this.sumSquares = 0;
     this.count = 0;
-    this.port.postMessage({
+    /** @type {Record<string, any>} */
+    const msg = {
       type: "tick", state: jb.state, current: jb.current, buffered: jb.buffered, played,
       underruns: jb.underruns, level,
-    });
+    };
+    if (this.trace?.length) {
+      msg.trace = this.trace;
+      this.trace = [];
+    }
+    this.port.postMessage(msg);
     this.lastState = jb.state;
     jb.prune();
   }
@@ -71,7 +100,25 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
   process(_inputs, outputs) {
     const out = outputs[0];
     const ch0 = out[0];
+    const tr = this.trace;
+    /** @type {any[] | null} */
+    const heads = tr ? [] : null;
+    if (heads) { // chunks whose first sample may be rendered in this quantum
+      for (const c of this.jb.queue) {
+        if (heads.length >= 4) break;
+        if (c.offset === 0 && /** @type {any} */ (c).traceOffset !== undefined) heads.push(c);
+      }
+    }
     const n = this.jb.pull(ch0);
+    if (tr && heads) {
+      const at = workletWallMs();
+      for (const c of heads) if (c.offset > 0) tr.push(["play", c.item, c.traceOffset, at]);
+      if (this.silencePending) {
+        tr.push(["silent", at, n]);
+        this.silencePending = false;
+      }
+      if (n > 0) this.lastAudibleAt = at;
+    }
     for (let i = 0; i < n; i++) this.sumSquares += ch0[i] * ch0[i];
     this.count += ch0.length;
     for (let c = 1; c < out.length; c++) out[c].set(ch0);

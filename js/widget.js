@@ -8,6 +8,7 @@
 import { AudioPacer, Comm } from "./comm.js";
 import { AudioEngine } from "./engine.js";
 import { LevelSmoother, int16FromBytes } from "./pcm.js";
+import { trace, traceOn, wallMs } from "./trace.js";
 import { createUI, displayStatus } from "./ui.js";
 import "./widget.css";
 
@@ -76,6 +77,7 @@ function render({ model, el }) {
   let pttHeld = false;
   let playing = false;
   let seq = 0;
+  let micOffset = 0; // mic samples forwarded (the bench trace's offsets)
   /** @type {Array<[string, (...a: any[]) => void]>} */
   const listeners = [];
   /** @param {string} name @param {(...a: any[]) => void} cb */
@@ -185,9 +187,11 @@ function render({ model, el }) {
       constraints: model.get("mic_constraints") ?? {},
       deviceId: model.get("mic_device") ?? "",
       muted: Boolean(model.get("muted")),
-      onMicChunk: (pcm) => {
+      onMicChunk: (pcm, postedAt) => {
         if (!owner || !ready) return;
         if (model.get("mode") === "push_to_talk" && !pttHeld) return;
+        if (postedAt !== undefined) trace(["mic", micOffset, pcm.length, postedAt]); // bench hook
+        micOffset += pcm.length;
         pacer.push(pcm);
       },
       onMicLevel: (level) => ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")),
@@ -269,11 +273,14 @@ function render({ model, el }) {
   comm.on("audio", (msg, buffers) => {
     if (!engine || !buffers.length) return;
     const pcm = int16FromBytes(buffers[0]);
-    debug.samplesReceived[msg.item_id] = (debug.samplesReceived[msg.item_id] ?? 0) + pcm.length;
+    const before = debug.samplesReceived[msg.item_id] ?? 0;
+    if (traceOn()) trace(["in", msg.item_id, before, pcm.length, wallMs()]); // bench hook
+    debug.samplesReceived[msg.item_id] = before + pcm.length;
     engine.player.push(msg.item_id, pcm);
   });
   comm.on("audio_end", (msg) => engine?.player.end(msg.item_id));
   comm.on("interrupt", async () => {
+    if (traceOn()) trace(["interrupt_msg", wallMs()]); // bench hook
     debug.interrupts += 1;
     const r = engine ? await engine.player.interrupt() : { item_id: null, played_samples: 0 };
     debug.lastInterrupt = r;
