@@ -64,14 +64,17 @@ class FakeLLM:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                for i, chunk in enumerate(fake.chunks(body)):
-                    time.sleep(fake.first_delay_s if i == 0 else fake.delay_s)
-                    line = chunk if isinstance(chunk, str) else json.dumps(chunk)  # str: sent as is
-                    self.wfile.write(b"data: " + line.encode() + b"\n\n")
-                    self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
                 self.close_connection = True
+                try:
+                    for i, chunk in enumerate(fake.chunks(body)):
+                        time.sleep(fake.first_delay_s if i == 0 else fake.delay_s)
+                        line = chunk if isinstance(chunk, str) else json.dumps(chunk)  # str: sent as is
+                        self.wfile.write(b"data: " + line.encode() + b"\n\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the brain stopped reading (cancelled, or it had enough tokens)
 
             def _json(self, status: int, obj: Any) -> None:
                 data = json.dumps(obj).encode()

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -275,8 +275,9 @@ class ScriptedBrain:
     """Replies from rules: ``[(regex, reply), ...]`` matched against the last user text, or a callable.
 
     A reply is a string (said), a ``Call``, or a function ``(match, request) -> str | Say | Call``.
-    ``respond_fn(request) -> str | Say | Call | list`` replaces the rules entirely. Without a match the
-    ``fallback`` brain (echo by default) answers.
+    ``respond_fn(request) -> str | Say | Call | list`` replaces the rules entirely; a generator
+    ``respond_fn`` streams (it may yield ``SayPart``/``CallPart`` pieces, see the module docstring).
+    Without a match the ``fallback`` brain (echo by default) answers.
 
     >>> brain = ScriptedBrain([(r"\\bweather\\b", "It is sunny in the notebook.")])
     """
@@ -294,7 +295,10 @@ class ScriptedBrain:
 
     def respond(self, request: BrainRequest) -> Iterable[Output]:
         if self.respond_fn is not None:
-            return _as_outputs(self.respond_fn(request))
+            value = self.respond_fn(request)
+            if isinstance(value, Iterator):  # a generator streams: the runner reads it lazily
+                return value
+            return _as_outputs(value)
         text = request.user_text(request.last_user()) or ""
         for pattern, reply in self.rules:
             m = pattern.search(text)
