@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from .._redact import RedactKey
 from ..protocol import dialect
@@ -303,8 +304,9 @@ class LocalServer:
         return None
 
     @staticmethod
-    def _select_subprotocol(connection: ServerConnection, subprotocols: list[str]) -> str | None:
-        return "realtime" if "realtime" in subprotocols else None
+    def _select_subprotocol(connection: ServerConnection, subprotocols: Sequence[Subprotocol]
+                            ) -> Subprotocol | None:
+        return Subprotocol("realtime") if "realtime" in subprotocols else None
 
     async def _handler(self, ws: ServerConnection) -> None:
         request = ws.request
@@ -323,7 +325,7 @@ class LocalServer:
                 await ws.send(encode(err.to_event()))
                 await ws.close(3000, "invalid_request_error.invalid_api_key")
                 return
-        model = (query.get("model") or [None])[0]
+        model = (query.get("model") or [""])[0]
         if not model:
             err = EventError("missing_model", "You must provide a model parameter, e.g. "
                              "/v1/realtime?model=gpt-realtime-1.5.", "model")

@@ -3,7 +3,8 @@
 The I/O layer (``app.py``) feeds it decoded client events and sends back what it returns. Responses are
 ``ResponseRun`` objects that the I/O layer drives (``new_runs``); input audio transcriptions are
 ``TranscriptionJob`` objects it runs in a worker thread (``new_jobs``) before handing each back to
-``transcription_finished``. Everything here runs on one thread.
+``transcription_finished``. Everything here runs on one thread. The input audio buffer (appends, VAD
+turns, commits, transcription jobs, idle timeout) lives in ``input_audio.py``.
 
 Automatic (VAD) responses and any response whose context holds a user audio item that is still being
 transcribed wait for that transcript, at most ``transcript_wait_s`` (3 s by default), before asking the
@@ -24,21 +25,22 @@ from .. import audio as au
 from ..protocol import session_config as sc
 from ..protocol.conversation import Conversation
 from ..protocol.errors import EventError
-from ..protocol.events import MAX_APPEND_BYTES, MIN_COMMIT_MS, SAMPLE_RATE
+from ..protocol.events import SAMPLE_RATE
 from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import new_id
 from ..protocol.ids import response_id as new_response_id
 from ..protocol.validate import validate_client_event, validate_item
 from .brains import Brain, BrainRequest
+from .input_audio import InputAudio
 from .runner import ResponseRun, ev
-from .transcription import TranscriptionJob, transcription_events
-from .vad import VoiceActivityDetector, create_vad
+from .transcription import TranscriptionJob
+from .vad import VoiceActivityDetector
 
 Event = dict[str, Any]
 SPM = SAMPLE_RATE // 1000  # samples per millisecond
 
 
-class Engine:
+class Engine(InputAudio):
     """Server-side session: config, conversation, input audio buffer + VAD, active responses."""
 
     def __init__(self, *, model: str, brain: Brain, max_session_s: float = 3600.0, chunk_ms: int = 100,
@@ -113,129 +115,6 @@ class Engine:
     def _on_session_close(self, event: Event) -> list[Event]:
         self.close_requested = True
         return []
-
-    def _on_session_input_audio_buffer_append(self, event: Event) -> list[Event]:
-        return self._on_input_audio_buffer_append(event)
-
-    def _on_input_audio_buffer_append(self, event: Event) -> list[Event]:
-        b64 = event["audio"]
-        if len(b64) * 3 // 4 > MAX_APPEND_BYTES:
-            raise EventError("invalid_value", "Audio content of an input_audio_buffer.append event is too "
-                             f"large: at most {MAX_APPEND_BYTES} bytes (15 MiB) are allowed per event.", "audio")
-        try:
-            raw = au.b64decode(b64)
-        except ValueError:
-            raise EventError("invalid_value", "Invalid 'audio': expected base64-encoded audio.", "audio") from None
-        if len(raw) > MAX_APPEND_BYTES:
-            raise EventError("invalid_value", "Audio content of an input_audio_buffer.append event is too "
-                             f"large: at most {MAX_APPEND_BYTES} bytes (15 MiB) are allowed per event.", "audio")
-        fmt = self.session["audio"]["input"]["format"]
-        if fmt["type"] == "audio/pcm" and len(raw) % 2:
-            raise EventError("invalid_value", "Invalid 'audio': 16-bit PCM needs an even number of bytes.",
-                             "audio")
-        return self.append_pcm(au.decode_audio(raw, fmt))
-
-    def append_pcm(self, pcm: np.ndarray) -> list[Event]:
-        """Add decoded 24 kHz input audio; returns VAD-driven events (speech, commit, response)."""
-        if len(pcm) == 0:
-            return []
-        self._buf.append(pcm)
-        self._buf_len += len(pcm)
-        self._timeline += len(pcm)
-        if self._vad is None:
-            return []
-        out: list[Event] = []
-        for vad_event in self._vad.feed(pcm):
-            ms = self._vad_base // SPM + vad_event.audio_ms
-            if vad_event.kind == "speech_started":
-                out.extend(self._speech_started(ms))
-            else:
-                out.extend(self._speech_stopped(ms))
-        return out
-
-    def _speech_started(self, ms: int) -> list[Event]:
-        ms = max(ms, self._buf_start // SPM)
-        self._speech_item = new_item_id()
-        self._speech_start_ms = ms
-        out = [ev("input_audio_buffer.speech_started", audio_start_ms=ms, item_id=self._speech_item)]
-        td = self.session["audio"]["input"]["turn_detection"] or {}
-        if td.get("interrupt_response") and self.inband is not None and not self.inband.finished:
-            out.extend(self.inband.cancel("turn_detected"))
-        return out
-
-    def _speech_stopped(self, ms: int) -> list[Event]:
-        item_id = self._speech_item or new_item_id()
-        out = [ev("input_audio_buffer.speech_stopped", audio_end_ms=ms, item_id=item_id)]
-        pcm = self._take_buffer(self._speech_start_ms * SPM, ms * SPM)
-        self._speech_item = None
-        self._last_activity = self.clock()
-        out.extend(self._commit(item_id, pcm, event_id=None))
-        td = self.session["audio"]["input"]["turn_detection"] or {}
-        if td.get("create_response") and (self.inband is None or self.inband.finished):
-            out.extend(self.create_response({}, event_id=None))
-        return out
-
-    def _take_buffer(self, start: int, end: int) -> np.ndarray:
-        """Samples [start, end) of the session timeline; the buffer keeps what follows ``end``."""
-        joined = np.concatenate(self._buf) if self._buf else np.zeros(0, np.int16)
-        lo = max(0, start - self._buf_start)
-        hi = max(lo, min(len(joined), end - self._buf_start))
-        taken = joined[lo:hi].copy()
-        rest = joined[hi:]
-        self._buf = [rest] if len(rest) else []
-        self._buf_len = len(rest)
-        self._buf_start = self._timeline - len(rest)
-        return taken
-
-    def _commit(self, item_id: str, pcm: np.ndarray, event_id: str | None) -> list[Event]:
-        item = {"id": item_id, "type": "message", "status": "completed", "role": "user",
-                "content": [{"type": "input_audio", "transcript": None}]}
-        prev = self.conversation.insert(item)
-        self.conversation.set_audio(item_id, pcm)
-        out = [ev("input_audio_buffer.committed", previous_item_id=prev, item_id=item_id),
-               ev("conversation.item.added", previous_item_id=prev, item=copy.deepcopy(item)),
-               ev("conversation.item.done", previous_item_id=prev, item=copy.deepcopy(item))]
-        config = self.session["audio"]["input"]["transcription"]
-        if config:
-            job = TranscriptionJob(item_id, pcm, dict(config))
-            self._transcribing[item_id] = job
-            self.new_jobs.append(job)
-        return out
-
-    def transcription_finished(self, job: TranscriptionJob) -> list[Event]:
-        """Store a finished job's transcript on its user item and report it (see ``transcription.py``)."""
-        self._transcribing.pop(job.item_id, None)
-        if job.item_id not in self.conversation:
-            return []  # deleted meanwhile: nothing left to describe
-        if job.transcript is not None:
-            item = self.conversation.get(job.item_id)
-            content = [{**p, "transcript": job.transcript} if p.get("type") == "input_audio" else p
-                       for p in item.get("content") or []]
-            self.conversation.update(job.item_id, content=content)
-        return transcription_events(job, ev)
-
-    def _on_input_audio_buffer_commit(self, event: Event) -> list[Event]:
-        ms = self._buf_len / SPM
-        if ms < MIN_COMMIT_MS:
-            raise EventError("input_audio_buffer_commit_empty",
-                             "Error committing input audio buffer: buffer too small. Expected at least 100ms "
-                             f"of audio, but buffer only has {ms:.2f}ms of audio.", None)
-        item_id = self._speech_item or new_item_id()
-        pcm = self._take_buffer(self._buf_start, self._timeline)
-        self._speech_item = None
-        self._reset_vad()
-        return self._commit(item_id, pcm, event.get("event_id"))
-
-    def _on_input_audio_buffer_clear(self, event: Event) -> list[Event]:
-        self._buf, self._buf_len, self._buf_start = [], 0, self._timeline
-        self._speech_item = None
-        self._reset_vad()
-        return [ev("input_audio_buffer.cleared")]
-
-    def _reset_vad(self) -> None:
-        td = self.session["audio"]["input"]["turn_detection"]
-        self._vad = create_vad(td, backend=self.vad_backend) if td else None  # type: ignore[arg-type]
-        self._vad_base = self._timeline
 
     # -- items ---------------------------------------------------------------------------------
     def _ingest_item(self, item: dict[str, Any], path: str) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -421,25 +300,3 @@ class Engine:
         return [ev("rate_limits.updated", rate_limits=[
             {"name": "tokens", "limit": 40000, "remaining": remaining,
              "reset_seconds": round(used / 40000 * 60, 3)}])]
-
-    # -- timers --------------------------------------------------------------------------------
-    def tick(self) -> list[Event]:
-        """Called periodically by the I/O layer: idle timeout (server_vad ``idle_timeout_ms``)."""
-        td = self.session["audio"]["input"]["turn_detection"] or {}
-        idle = td.get("idle_timeout_ms")
-        if not idle or self._speech_item is not None or (self.inband and not self.inband.finished):
-            return []
-        now = self.clock()
-        if now - self._last_activity < idle / 1000 or self._buf_len == 0:
-            return []
-        self._last_activity = now
-        item_id = new_item_id()
-        start_ms, end_ms = self._buf_start // SPM, self._timeline // SPM
-        out = [ev("input_audio_buffer.timeout_triggered", audio_start_ms=start_ms, audio_end_ms=end_ms,
-                  item_id=item_id)]
-        out.extend(self._commit(item_id, self._take_buffer(self._buf_start, self._timeline), None))
-        self._reset_vad()
-        if td.get("create_response", True):
-            out.extend(self.create_response({}, None))
-        return out
-

@@ -74,7 +74,7 @@ class ResponseRun:
 
     @property
     def audio_out(self) -> bool:
-        return self.params["output_modalities"] == ["audio"]
+        return bool(self.params["output_modalities"] == ["audio"])
 
     # -- objects -------------------------------------------------------------------------------
     def response_object(self, usage: dict[str, Any] | None = None) -> dict[str, Any]:
