@@ -229,3 +229,36 @@ def test_stream_lines_that_are_not_json_fail_clearly(monkeypatch, llm):
     monkeypatch.setattr(FakeLLM, "chunks", lambda self, body: ["oops"])
     with pytest.raises(BrainError, match="not JSON"):
         list(ChatBrain(llm.url, "fake-model").respond(BrainRequest(context=[])))
+
+
+def test_serve_with_the_chat_brain(llm):
+    import os
+    import re
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "realtime_nb.cli", "serve", "--port", "0", "--brain", "chat",
+                             "--llm-url", llm.url, "--llm-model", "fake-model", "--vad", "energy"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline()
+        assert f"brain: chat fake-model at {llm.url}" in line and "vad: energy" in line
+        url = re.search(r"(ws://127\.0\.0\.1:\d+/v1)", line).group(1)
+        with RawClient(url) as c:
+            c.recv()
+            text_only(c)
+            c.send(user_text("ping"))
+            c.send({"type": "response.create"})
+            done = c.until("response.done")[-1]["response"]
+        assert done["output"][0]["content"][0]["text"] == "You asked: ping. I am the fake model."
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+
+
+def test_incomplete_reasons_are_the_protocol_s():
+    from realtime_nb.server import Incomplete
+
+    assert Incomplete("content_filter").reason == "content_filter"
+    with pytest.raises(ValueError):
+        Incomplete("tired")

@@ -87,9 +87,16 @@ class CallPart:
 
 @dataclass(frozen=True)
 class Incomplete:
-    """The brain stopped early; the response ends ``incomplete`` with ``reason``."""
+    """The brain stopped early; the response ends ``incomplete`` with ``reason``.
+
+    ``reason`` is one the protocol knows: ``"max_output_tokens"`` or ``"content_filter"``.
+    """
 
     reason: str = "max_output_tokens"
+
+    def __post_init__(self) -> None:
+        if self.reason not in ("max_output_tokens", "content_filter"):
+            raise ValueError(f"Incomplete reason must be 'max_output_tokens' or 'content_filter', not {self.reason!r}")
 
 
 Output = Say | Call | SayPart | CallPart | Incomplete
