@@ -52,6 +52,7 @@ class Stamped:
     def __init__(self, url: str) -> None:
         self.ws = connect(f"{url}/realtime?model=gpt-realtime", additional_headers={"Authorization": "Bearer x"},
                           max_size=None)
+        self.ws.__enter__()  # websockets >= 17.1 warns about connections used outside a context manager
         self.events: list[tuple[float, dict[str, Any]]] = []
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()

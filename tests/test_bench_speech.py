@@ -1,0 +1,42 @@
+"""The speech benchmarks still run (``--quick``): they assert nothing about speed, only that they work."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from realtime_nb.server import stt
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def bench(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not stt.available(), reason="pocketsphinx is not installed")
+def test_bench_asr_quick(tmp_path):
+    data = bench("bench_asr").main(["--quick", "--out-dir", str(tmp_path)])
+    assert (tmp_path / "asr.json").exists() and 0.0 <= data["wer"] <= 1.5
+
+
+@pytest.mark.slow
+def test_bench_vad_quick(tmp_path):
+    data = bench("bench_vad").main(["--quick", "--out-dir", str(tmp_path)])
+    clean = data["results"]["clean/energy"]
+    assert clean["missed"] == 0 and clean["onset_abs_error_ms"]["median"] <= 40
+
+
+@pytest.mark.slow
+def test_bench_ttfa_quick(tmp_path):
+    data = bench("bench_ttfa").main(["--quick", "--out-dir", str(tmp_path)])
+    assert {"echo", "scripted", "chat"} <= set(data["results"])
+    assert all(r["ttfa_ms"]["n"] == 3 for r in data["results"].values())
