@@ -33,6 +33,12 @@ the two servers interleaved so that both meet the same noise of the shared machi
 with zero lost events in every run and a median (over runs) p99 delay <= 20 ms. N goes up a ladder; a
 server stops at its first failing step.
 
+**Host noise.** Other jobs on a shared machine stall every process now and then (here: up to 0.5 s).
+An idle canary process runs beside each run, sleeping 5 ms at a time; its oversleep p99 is the run's
+host noise. A run whose host noise p99 exceeds ``--noise-p99`` (5 ms) is run again, up to ``--retries``
+(2) times, and the attempt with the quietest canary is kept: chosen on the canary alone, never on the
+result. The table shows each step's host noise next to its delays.
+
 **Baseline / ceiling** in the same run: a bare ``websockets`` echo server (same library and options, no
 JSON, no work) under the same client load; its event delay is the round trip of each chunk, every chunk
 must come back. Also reported: the server's event-loop lag (a 10 ms sleep probe on its loop), the CPU
@@ -392,6 +398,17 @@ class EchoServer:
         return self._thread
 
 
+def _canary_process(stop: Any, conn: Any, period: float = 0.005) -> None:
+    """An idle process that only sleeps 5 ms at a time: its oversleep is the host's scheduling noise."""
+    lag = []
+    while not stop.is_set():
+        t = time.perf_counter()
+        time.sleep(period)
+        lag.append((time.perf_counter() - t - period) * 1e3)
+    conn.send(summary(lag))
+    conn.close()
+
+
 def _thread_cpu_s(native_id: int | None) -> float:
     """CPU seconds (user + system) of one thread of this process, from /proc."""
     if native_id is None:
@@ -424,6 +441,11 @@ def run_step(kind: str, n: int, args: Any, frames: list[str], expected: dict[int
             "duration": args.duration, "drain": args.drain, "expected": expected,
             "phases": [(i % PHASES) * len(frames) // PHASES for i in range(n)]}
     ctx = mp.get_context("spawn")
+    canary_stop = ctx.Event()
+    canary_parent, canary_child = ctx.Pipe(duplex=False)
+    canary = ctx.Process(target=_canary_process, args=(canary_stop, canary_child), daemon=True)
+    canary.start()
+    canary_child.close()
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_client_process, args=(spec, child), daemon=True)
     cpu0, wall0, tcpu0 = time.process_time(), time.perf_counter(), _thread_cpu_s(thread.native_id)
@@ -436,6 +458,12 @@ def run_step(kind: str, n: int, args: Any, frames: list[str], expected: dict[int
     proc.join(10)
     if proc.is_alive():
         proc.kill()
+    canary_stop.set()
+    noise = summary([])
+    if canary_parent.poll(10):
+        with contextlib.suppress(EOFError):
+            noise = canary_parent.recv()
+    canary.join(5)
     cpu, wall, tcpu = time.process_time() - cpu0, time.perf_counter() - wall0, _thread_cpu_s(thread.native_id) - tcpu0
     hotspots = None
     if prof is not None:
@@ -449,7 +477,7 @@ def run_step(kind: str, n: int, args: Any, frames: list[str], expected: dict[int
     server.stop()
     if status != "ok":
         raise RuntimeError(f"{kind} N={n}: client process failed: {payload}")
-    return _step_result(kind, n, payload, lag, cpu, wall, tcpu, hotspots)
+    return {**_step_result(kind, n, payload, lag, cpu, wall, tcpu, hotspots), "host_noise_ms": noise}
 
 
 def _step_result(kind: str, n: int, c: dict[str, Any], lag: list[float], cpu: float, wall: float, tcpu: float,
@@ -554,6 +582,8 @@ def aggregate(kind: str, n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_runs_ms": p99s, "delay_p50_ms": med([r["event_delay_ms"]["median"] for r in runs]),
         "server_loop_lag_p99_ms": med([r["server_loop_lag_ms"]["p99"] for r in runs]),
         "client_loop_lag_p99_ms": med([r["client_loop_lag_ms"]["p99"] for r in runs]),
+        "host_noise_p99_ms": med([r["host_noise_ms"]["p99"] for r in runs]),
+        "attempts": sum(r.get("attempts", 1) for r in runs),
         "response_latency_p50_ms": med([r["response_latency_ms"]["median"] for r in runs]),
         "response_latency_p99_ms": med([r["response_latency_ms"]["p99"] for r in runs]),
         "server_process_cpu_cores": med([r["server_process_cpu_cores"] for r in runs]),
@@ -579,12 +609,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--ladder", default=None, help="comma-separated N values (default 5,10,20,30,40,50,75,100)")
     p.add_argument("--kinds", default="local,echo", help="which servers to step: local,echo")
     p.add_argument("--repeat", type=int, default=None, help="runs per step and server (default 3, --quick 1)")
+    p.add_argument("--noise-p99", type=float, default=5.0,
+                   help="a run whose idle canary process saw a p99 oversleep above this (ms) is run again")
+    p.add_argument("--retries", type=int, default=None, help="extra attempts of a noisy run (default 2, --quick 0)")
     p.add_argument("--profile", type=int, default=None, metavar="N",
                    help="after the ladder, profile the LocalServer's loop thread at N sessions")
     args = p.parse_args(argv)
     args.duration = args.duration or (5.0 if args.quick else 15.0)
     args.drain = args.drain or (6.0 if args.quick else 8.0)
     args.repeat = args.repeat or (1 if args.quick else 3)
+    args.retries = args.retries if args.retries is not None else (0 if args.quick else 2)
     ladder = [int(x) for x in args.ladder.split(",")] if args.ladder else ([2] if args.quick else list(LADDER))
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
 
@@ -607,12 +641,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for rep in range(args.repeat):     # repeats interleave the servers: both see the same noise
             for kind in active:
                 r = run_step(kind, n, args, frames, expected)
+                tries = [r]
+                while r["host_noise_ms"]["p99"] > args.noise_p99 and len(tries) <= args.retries:
+                    print(f"  {kind:5s} N={n:3d} #{rep + 1}: host noise p99 {r['host_noise_ms']['p99']:.1f} ms "
+                          f"> {args.noise_p99:g} ms, running again", flush=True)
+                    r = run_step(kind, n, args, frames, expected)
+                    tries.append(r)
+                r = min(tries, key=lambda t: t["host_noise_ms"]["p99"])   # chosen on the canary, not the result
+                r["attempts"] = len(tries)
+                r["discarded_host_noise_p99_ms"] = [t["host_noise_ms"]["p99"] for t in tries if t is not r]
                 runs[kind].setdefault(n, []).append(r)
                 d = r["delay_parts_ms"]
                 extra = (f"input p99 {d['input_triggered']['p99']:.1f} ms, stream p99 "
                          f"{d['stream_lateness']['p99']:.1f} ms, response latency p50 "
                          f"{r['response_latency_ms']['median']:.0f} ms" if kind == "local" else "")
-                print(f"  {kind:5s} N={n:3d} #{rep + 1}: lost {r['lost_events']}, p99 delay "
+                print(f"  {kind:5s} N={n:3d} #{rep + 1}: host noise p99 {r['host_noise_ms']['p99']:.1f} ms, "
+                      f"lost {r['lost_events']}, p99 delay "
                       f"{r['p99_event_delay_ms']:.1f} ms, server loop lag p99 {r['server_loop_lag_ms']['p99']:.1f} ms, "
                       f"server CPU {r['server_process_cpu_cores']:.2f} cores, client CPU "
                       f"{r['client_process_cpu_cores']:.2f} cores; {extra}", flush=True)
@@ -644,9 +688,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "/".join(f"{x:.0f}" for x in r["p99_runs_ms"]), r["server_loop_lag_p99_ms"],
                          r["response_latency_p50_ms"], r["server_process_cpu_cores"],
                          r["server_process_cpu_cores"] * 1e3 / r["sessions"], r["client_process_cpu_cores"],
-                         "yes" if r["passed"] else "no"])
+                         r["host_noise_p99_ms"], "yes" if r["passed"] else "no"])
     table(["server", "N", "lost", "delay p50 ms", "delay p99 ms", "p99 per run", "loop lag p99 ms",
-           "resp. latency p50 ms", "server cores", "server ms/session-s", "client cores", "pass"], rows,
+           "resp. latency p50 ms", "server cores", "server ms/session-s", "client cores", "host noise p99 ms",
+           "pass"], rows,
           title=f"Local server scale: duplex sessions at real-time pace, {args.duration:g} s per run, "
                 f"{args.repeat} run(s) per step, medians over runs (pass: 0 lost in every run and median p99 <= "
                 f"{MAX_P99_MS:g} ms)")
@@ -666,7 +711,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "local_over_echo": (best["local"] / best["echo"]) if best.get("echo") and "local" in best else None}
     write_result(NAME, {
         "config": {"duration_s": args.duration, "drain_s": args.drain, "ladder": ladder, "kinds": kinds,
-                   "repeat": args.repeat,
+                   "repeat": args.repeat, "noise_p99_ms": args.noise_p99, "retries": args.retries,
                    "chunk_ms": CHUNK_MS, "cycle_s": CYCLE_S, "phases": PHASES, "quick": args.quick,
                    "pass_rule": f"0 lost events and p99 event delay <= {MAX_P99_MS} ms"},
         "steps": steps, "largest_passing": best, "ratios": ratios, "cost_breakdown": costs,
