@@ -12,7 +12,7 @@ and the preprocessing compare. WER = (substitutions + deletions + insertions) / 
 case-insensitive, on words only.
 
 Run: ``python bench/bench_asr.py [--quick] [--voices alloy,ash]``. Prints tables, writes
-``bench/results/asr.json``. Asserts nothing.
+``bench/results/bench_asr.json``. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -135,10 +135,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"\nreal-time factor (decode s / audio s): median {s['median']:.3f}, p99 {s['p99']:.3f}; "
           f"{perfect}/{len(rows)} utterances recognized exactly")
     totals = {k: sum(r["ours"][k] for r in rows) for k in ("subs", "dels", "ins", "words")}
-    data = {"voices": voices, "utterances": texts, "wer": wer(rows, "ours"),
+    data = {"config": {"quick": args.quick, "voices": voices, "dither_db": stt.DITHER_DB,
+                       "decoder_options": stt.DECODER_OPTIONS},
+            "voices": voices, "utterances": texts, "wer": wer(rows, "ours"),
             "wer_without_noise_floor": wer(rows, "no_noise_floor"), "per_voice": per_voice, "totals": totals,
             "exact": perfect, "real_time_factor": s, "rows": rows}
-    write_result("asr", data, args.out_dir)
+    write_result("bench_asr", data, args.out_dir)
     return data
 
 

@@ -17,7 +17,7 @@ Baseline, measured in the same run on the same server: a **text-only** response 
 first ``response.output_text.delta``) for the same brain; the table gives TTFA as a ratio to it, and to
 the echo brain's text baseline. Medians and p99 over the repeats.
 
-Run: ``python bench/bench_ttfa.py [--quick] [--repeats N]``. Writes ``bench/results/ttfa.json``.
+Run: ``python bench/bench_ttfa.py [--quick] [--repeats N]``. Writes ``bench/results/bench_ttfa.json``.
 """
 
 from __future__ import annotations
@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print()
     table(["brain", "turns", "TTFA med ms", "TTFA p99", "text baseline med ms", "text p99", "TTFA/text",
            "TTFA/echo text"], rows, title="Time to first audio: speech_stopped -> first response.output_audio.delta")
-    out = {"repeats": repeats, "reply_two_sentences": TWO, "reply_long": LONG, "results": results}
-    write_result("ttfa", out, args.out_dir)
+    out = {"config": {"quick": args.quick, "repeats": repeats},
+           "repeats": repeats, "reply_two_sentences": TWO, "reply_long": LONG, "results": results}
+    write_result("bench_ttfa", out, args.out_dir)
     return out
 
 

@@ -15,7 +15,7 @@ absolute onset and end errors (ms), missed sentences, false detections (a detect
 overlaps no sentence), and the CPU time per second of audio as a ratio to the ``energy`` backend
 (the baseline, measured in the same run).
 
-Run: ``python bench/bench_vad.py [--quick]``. Prints tables, writes ``bench/results/vad.json``.
+Run: ``python bench/bench_vad.py [--quick]``. Prints tables, writes ``bench/results/bench_vad.json``.
 """
 
 from __future__ import annotations
@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     table(["condition", "backend", "sentences", "onset med ms", "onset p99", "end med ms", "end p99", "missed",
            "false", "CPU ms/audio s", "CPU x energy"], rows,
           title="VAD boundary errors (absolute, ms) on speech with known boundaries")
-    out = {"silence_duration_ms": SILENCE_MS, "voices": VOICES, "pairs": PAIRS, "results": results}
-    write_result("vad", out, args.out_dir)
+    out = {"config": {"quick": args.quick, "backends": backends},
+           "silence_duration_ms": SILENCE_MS, "voices": VOICES, "pairs": PAIRS, "results": results}
+    write_result("bench_vad", out, args.out_dir)
     return out
 
 

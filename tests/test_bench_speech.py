@@ -25,7 +25,7 @@ def bench(name: str):
 @pytest.mark.skipif(not stt.available(), reason="pocketsphinx is not installed")
 def test_bench_asr_quick(tmp_path):
     data = bench("bench_asr").main(["--quick", "--out-dir", str(tmp_path)])
-    assert (tmp_path / "asr.json").exists() and 0.0 <= data["wer"] <= 1.5
+    assert (tmp_path / "bench_asr.json").exists() and 0.0 <= data["wer"] <= 1.5
 
 
 @pytest.mark.slow
