@@ -31,7 +31,7 @@ def _speech_wav(path: str, text: str) -> float:
     from . import audio
     from .server import tts
 
-    pcm = tts.synthesize(text, voice="coral")
+    pcm = tts.synthesize(text, voice="ash")
     pad = np.zeros(24000 // 2, dtype=np.int16)
     audio.write_wav(path, np.concatenate([pad, pcm, pad]))
     return (len(pcm) + 2 * len(pad)) / 24000
@@ -54,10 +54,11 @@ def run(*, local: bool = False, out: Any = print) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             wav = os.path.join(tmp, "question.wav")
-            seconds = _speech_wav(wav, "Tell me something nice about notebooks")
-            s.update(output_modalities=["audio"])
+            seconds = _speech_wav(wav, "Hello, how are you today")
+            # spoken reply; the user's speech is transcribed (offline: pocketsphinx) for the brain to read
+            s.update(output_modalities=["audio"], input_audio_transcription={"model": "whisper-1"})
             r = s.send_audio(wav)
-            s.update(output_modalities=["text"])
+            s.update(output_modalities=["text"], input_audio_transcription=None)
         if r is None:
             raise RuntimeError("the spoken turn produced no response")
         out(f"you   > (spoken, {seconds:.1f} s from a WAV)\nmodel > (spoken, {r.audio_seconds:.1f} s) {r.transcript}")
