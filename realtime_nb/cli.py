@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     lab = sub.add_parser("lab", help="open JupyterLab on the quickstart notebook (embedded server by default)")
     lab.add_argument("--dir", default="realtime-nb-notebooks", help="where to put the example notebooks")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("jupyter_args", nargs="*", help="more JupyterLab options, after --, e.g. -- --port 9999")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     if args.command == "serve":
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lab":
         from .lab import run_lab
 
-        return run_lab(args.dir, browser=not args.no_browser)
+        return run_lab(args.dir, browser=not args.no_browser, extra=args.jupyter_args)
     return 2
 
 

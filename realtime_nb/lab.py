@@ -28,7 +28,7 @@ def copy_notebooks(dest: str | os.PathLike[str]) -> Path:
     return target
 
 
-def run_lab(dest: str, *, browser: bool = True) -> int:
+def run_lab(dest: str, *, browser: bool = True, extra: list[str] | None = None) -> int:
     try:
         import jupyterlab  # noqa: F401
     except ImportError:
@@ -41,6 +41,7 @@ def run_lab(dest: str, *, browser: bool = True) -> int:
         cmd.append(first.name)
     if not browser:
         cmd.append("--no-browser")
+    cmd.extend(extra or [])
     where = "OpenAI (OPENAI_API_KEY is set)" if os.environ.get("OPENAI_API_KEY") else "the embedded local server"
     print(f"Opening JupyterLab in {target}; notebooks talk to {where}.", flush=True)
     return subprocess.call(cmd, cwd=target)
