@@ -6,7 +6,7 @@
 /**
  * @typedef {{id: string, kind: string, role?: string | null, oob?: boolean, response_id?: string | null,
  *   status?: string | null, text?: string | null, has_audio?: boolean, audio_ms?: number,
- *   truncated_ms?: number | null, name?: string | null, arguments?: string | null, output?: string | null,
+ *   truncated_ms?: number | null, received_ms?: number | null, name?: string | null, arguments?: string | null, output?: string | null,
  *   call_id?: string | null, metadata?: any, error?: string | null, deleted?: boolean}} Entry
  * @typedef {{entries?: Entry[], order?: string[]}} TranscriptUpdate
  */
@@ -91,6 +91,16 @@ export function formatMetadata(metadata) {
 /** @param {number} ms */
 export function formatSeconds(ms) {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The cut mark's tooltip: what was heard of the audio received before the cut (not of the truncated
+ * length, which is what was heard).
+ * @param {Entry} e
+ */
+export function cutTitle(e) {
+  const of = e.received_ms ?? e.audio_ms;
+  return `interrupted: heard ${formatSeconds(e.truncated_ms ?? 0)}` + (of ? ` of ${formatSeconds(of)}` : "");
 }
 
 const WHO = /** @type {Record<string, string>} */ ({
@@ -190,9 +200,11 @@ export class TranscriptView {
       body.classList.add("rtnb-code");
       body.textContent = e.output ?? "";
     } else if (e.text) {
-      const [heard, unheard] = splitAtTruncation(e.text, e.truncated_ms, e.audio_ms);
+      const [heard, unheard] = splitAtTruncation(e.text, e.truncated_ms, e.received_ms ?? e.audio_ms);
       body.append(document.createTextNode(heard));
-      if (e.truncated_ms != null) body.append(this.cutMark(e), el("span", "rtnb-unheard", unheard));
+      if (e.truncated_ms != null) body.append(this.cutMark(e));
+      // a whitespace-only rest is not worth a struck-through span (it would show as a stray mark)
+      if (e.truncated_ms != null && /\S/.test(unheard)) body.append(el("span", "rtnb-unheard", unheard));
     } else if (e.has_audio) {
       body.classList.add("rtnb-placeholder");
       body.textContent = e.status === "in_progress" ? "…" : `audio, ${formatSeconds(e.audio_ms ?? 0)}`;
@@ -210,8 +222,7 @@ export class TranscriptView {
   cutMark(e) {
     const mark = el("span", "rtnb-cut", "✂");
     mark.setAttribute("data-testid", "rtnb-cut");
-    mark.title = `interrupted: heard ${formatSeconds(e.truncated_ms ?? 0)}`
-      + (e.audio_ms ? ` of ${formatSeconds(e.audio_ms)}` : "");
+    mark.title = cutTitle(e);
     return mark;
   }
 }

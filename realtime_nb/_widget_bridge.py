@@ -119,6 +119,8 @@ class Bridge:
         self.owner: str | None = None
         # output audio, per item (24 kHz samples)
         self.received: dict[str, int] = {}
+        # samples received of an item when it was cut (the tooltip's "heard X of Y": Y is what had come)
+        self.received_at_cut: dict[str, int] = {}
         self.forwarded: dict[str, int] = {}
         self.offset: dict[str, int] = {}           # samples of an item received before its owner got any
         self.pending: dict[str, list[bytes]] = {}
@@ -394,6 +396,7 @@ class Bridge:
         end_ms = min(played, received) * 1000 // SAMPLE_RATE
         record: dict[str, Any] = {"item_id": item, "audio_end_ms": end_ms, "played_samples": played,
                                   "received_samples": received}
+        self.received_at_cut.setdefault(item, received)
         try:
             await self.session.atruncate(item, end_ms)
         except RealtimeError as exc:
@@ -468,6 +471,8 @@ class Bridge:
             self.deleted.add(iid)
         elif etype == "response.output_audio.done" and iid is not None:
             self.end_item_audio(iid)
+        elif etype == "conversation.item.truncated" and iid is not None and iid in self.received:
+            self.received_at_cut.setdefault(iid, self.received[iid])  # cut by the session, not a view
         elif etype in ("response.created", "response.done"):
             self.on_response(event)
         elif etype in ("session.created", "session.updated"):
@@ -630,6 +635,8 @@ class Bridge:
             "id": item_id, "kind": kind, "role": role, "oob": oob, "response_id": rid,
             "status": item.get("status"), "text": state.item_text(item_id), "has_audio": has_audio,
             "audio_ms": round(audio_ms, 1), "truncated_ms": state.truncated_at_ms.get(item_id),
+            "received_ms": (round(self.received_at_cut[item_id] * 1000 / SAMPLE_RATE, 1)
+                            if item_id in self.received_at_cut else None),
             "error": f"transcription failed: {error.get('message') or error.get('code')}" if error else None,
         }
         if kind == "tool_call":

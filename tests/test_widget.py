@@ -365,6 +365,8 @@ def test_ptt_press_truncates_at_what_was_played(slow_session):
         assert browser.comm.custom("truncated")[0][0]["audio_end_ms"] == 500
         entries = [e for c, _ in browser.comm.custom("update") for e in c.get("entries", []) if e["id"] == item]
         assert entries[-1]["truncated_ms"] == 500
+        # the tooltip's "of Y s" is the audio received before the cut, not the truncated length
+        assert entries[-1]["received_ms"] == record["received_samples"] * 1000 / 24000 >= 1000
         browser.deliver({"type": "ptt", "view": "v", "down": False})
     finally:
         w.close()

@@ -72,3 +72,17 @@ test("event log ids are shortened for display", async () => {
   assert.equal(shortId("item_UnMV2IynHgxeV4TP8npbW"), "item…P8npbW");
   assert.equal(shortId("resp_1"), "resp_1");
 });
+
+test("the cut mark says what was heard of the audio received before the cut", async () => {
+  const { cutTitle } = await import("../../js/transcript.js");
+  const e = { id: "i", kind: "assistant", truncated_ms: 1200, audio_ms: 1200, received_ms: 3400 };
+  assert.equal(cutTitle(e), "interrupted: heard 1.2 s of 3.4 s");
+  assert.equal(cutTitle({ ...e, received_ms: null, audio_ms: 2000 }), "interrupted: heard 1.2 s of 2.0 s");
+  assert.equal(cutTitle({ ...e, received_ms: null, audio_ms: 0 }), "interrupted: heard 1.2 s");
+});
+
+test("a whitespace-only unheard rest splits as whitespace (the view drops it)", () => {
+  const [heard, rest] = splitAtTruncation("Hello there. ", 1900, 2000);
+  assert.equal(heard + rest, "Hello there. ");
+  assert.ok(!/\S/.test(rest));
+});
