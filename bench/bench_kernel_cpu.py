@@ -1,0 +1,243 @@
+"""Kernel CPU per second of duplex audio relayed through the widget and the Session.
+
+**Setup.** JupyterLab (with the package's TCP_NODELAY extension), one notebook running
+``s = rt.connect(); s.widget`` hands-free against a ``LocalServer`` streaming replies at real-time pace;
+Chromium's fake microphone loops a recording of questions with pauses for the ~2 s replies, so the
+kernel relays mic audio to the server all the time (25 messages/s) and reply audio back (10 deltas/s
+while the assistant speaks), plus the transcript and event-log updates the widget shows.
+
+**Measured.** The kernel process's CPU time (user + system, all threads, from ``/proc/<pid>/stat``; the
+kernel prints its ``os.getpid()``), over windows that alternate:
+
+- *duplex*: the widget's mic on for ``--window-s`` seconds (then off, and the reply in flight plays out;
+  the window ends when the server's response is done);
+- *idle* (baseline): the same kernel, session and widget, mic off, no reply, for ``--window-s`` seconds.
+
+Reported per window and as medians over ``--pairs`` pairs: CPU ms per wall second, per second of mic
+audio relayed (in) and of reply audio relayed (out); the duplex/idle ratio; the net cost (duplex minus
+idle, per second); where it goes by kernel thread (``/proc/<pid>/task/*/stat``). Also the JupyterLab
+server process's CPU over the same windows, for context.
+
+Goal: <= 2 ms of kernel CPU per second of duplex audio.
+
+Run: ``python bench/bench_kernel_cpu.py [--quick] [--pairs N] [--window-s S]``.
+Writes bench/results/bench_kernel_cpu.json.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _browser import (
+    SAMPLE_RATE,
+    ServerRecorder,
+    WidgetPage,
+    launch_browser,
+    make_lab,
+    make_mic,
+    missing,
+    nodelay_state,
+    now_ms,
+    proc_cpu_s,
+    start_labs,
+)
+from _common import parser, ratio, summary, table, write_result
+
+NAME = "bench_kernel_cpu"
+GOAL_MS_PER_S = 2.0
+MODEL = "bench-kernel-cpu"
+MIC_SEGMENTS = [
+    ("silence", 300), ("speech", "Hello, can you hear me?"),
+    ("silence", 3400), ("speech", "Tell me a story about the sea."),
+    ("silence", 3400), ("speech", "What time is it now?"),
+    ("silence", 3400),
+]
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread (native id) of a process."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[tid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def audio_seconds(rec: ServerRecorder, t0: float, t1: float) -> tuple[float, float]:
+    """Seconds of mic audio the server received and of reply audio it sent in ``[t0, t1)`` (ms)."""
+    mic = sum(n for t, _o, n in rec.append_rows(MODEL) if t0 <= t < t1)
+    out = sum(n for t, _i, _o, n in rec.delta_rows(MODEL) if t0 <= t < t1)
+    return mic / SAMPLE_RATE, out / SAMPLE_RATE
+
+
+def main() -> int:
+    p = parser(__doc__.split("\n")[0])
+    p.add_argument("--pairs", type=int, default=None, help="duplex/idle window pairs (default 5; quick 1)")
+    p.add_argument("--window-s", type=float, default=None, help="seconds per window (default 20; quick 8)")
+    args = p.parse_args()
+    pairs = args.pairs or (1 if args.quick else 5)
+    window_s = args.window_s or (8.0 if args.quick else 20.0)
+    reason = missing()
+    if reason:
+        print(f"cannot run: {reason}", file=sys.stderr)
+        return 2
+
+    from playwright.sync_api import sync_playwright
+
+    from realtime_nb.server import LocalServer
+
+    t_start = time.monotonic()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-kcpu-")
+    home = Path(tmp.name)
+    mic = make_mic(home / "mic.wav", MIC_SEGMENTS)
+    rec = ServerRecorder()
+    windows: list[dict[str, Any]] = []
+    with rec.install(), LocalServer(port=0, pace="realtime") as server:
+        lab = make_lab(home / "lab", server.url)
+        start_labs([lab])
+        nodelay = nodelay_state(lab)
+        try:
+            with sync_playwright() as pw:
+                browser = launch_browser(pw, mic.path)
+                w = WidgetPage(browser, lab, "kernel_cpu.ipynb", MODEL, probe=False, settings="w.autostart = False",
+                               ws_trace=True)
+                w.navigate()
+                w.wait_open()
+                w.start_setup()
+                w.finish_setup()
+                pid = w.pid
+                assert pid is not None, "the setup cell did not print the kernel's pid"
+                lab_pid = lab.proc.pid if lab.proc is not None else None
+                print(f"ready ({time.monotonic() - t_start:.1f} s): kernel pid {pid}, TCP_NODELAY extension {nodelay}",
+                      flush=True)
+                time.sleep(2.0)  # let the kernel settle after the setup cell
+
+                def measure(kind: str, run: Any) -> None:
+                    c0, l0, th0, t0, w0 = (proc_cpu_s(pid), proc_cpu_s(lab_pid) if lab_pid else 0.0,
+                                           thread_cpu(pid), now_ms(), time.monotonic())
+                    w.drain_ws()
+                    run()
+                    c1, l1, th1, t1, w1 = (proc_cpu_s(pid), proc_cpu_s(lab_pid) if lab_pid else 0.0,
+                                           thread_cpu(pid), now_ms(), time.monotonic())
+                    w.drain_ws()
+                    wall = w1 - w0
+                    mic_s, out_s = audio_seconds(rec, t0, t1)
+                    threads = {k: round((th1[k] - th0.get(k, 0.0)) * 1000, 1) for k in th1}
+                    windows.append({"kind": kind, "wall_s": wall, "kernel_cpu_ms": (c1 - c0) * 1000,
+                                    "lab_server_cpu_ms": (l1 - l0) * 1000, "mic_audio_s": mic_s,
+                                    "reply_audio_s": out_s, "threads_cpu_ms_by_tid": threads,
+                                    "kernel_messages": dict(w.ws_counts)})
+                    print(f"{kind:6s} {wall:5.1f} s: kernel {(c1 - c0) * 1000:7.0f} ms CPU, mic {mic_s:5.1f} s, "
+                          f"reply {out_s:5.1f} s", flush=True)
+
+                def duplex() -> None:
+                    w.set_mic(True)
+                    time.sleep(window_s)
+                    w.set_mic(False)
+                    settle = time.monotonic() + 8.0
+                    while rec.inband_active(MODEL) and time.monotonic() < settle:
+                        time.sleep(0.05)
+
+                for i in range(pairs):
+                    order = ("duplex", "idle") if i % 2 == 0 else ("idle", "duplex")
+                    for kind in order:
+                        measure(kind, duplex if kind == "duplex" else (lambda: time.sleep(window_s)))
+                        w.drain()
+                dump = w.dump_kernel()
+                stats, names = dump["stats"], dump.get("threads", {})
+                w.close()
+                browser.close()
+        finally:
+            lab.stop()
+
+    duplex_w = [x for x in windows if x["kind"] == "duplex"]
+    idle_w = [x for x in windows if x["kind"] == "idle"]
+    per_s = {kind: [x["kernel_cpu_ms"] / x["wall_s"] for x in ws] for kind, ws in (("duplex", duplex_w),
+                                                                                   ("idle", idle_w))}
+    per_mic_s = [x["kernel_cpu_ms"] / x["mic_audio_s"] for x in duplex_w if x["mic_audio_s"] > 0]
+    per_audio_s = [x["kernel_cpu_ms"] / (x["mic_audio_s"] + x["reply_audio_s"]) for x in duplex_w
+                   if x["mic_audio_s"] + x["reply_audio_s"] > 0]
+    idle_med = statistics.median(per_s["idle"])
+    net = [v - idle_med for v in per_s["duplex"]]
+    lab_per_s = {kind: [x["lab_server_cpu_ms"] / x["wall_s"] for x in ws] for kind, ws in (("duplex", duplex_w),
+                                                                                           ("idle", idle_w))}
+    for x in windows:  # thread names from the kernel itself (the OS only knows them as "python")
+        named: dict[str, float] = {}
+        for tid, ms in x["threads_cpu_ms_by_tid"].items():
+            name = names.get(tid, "other (non-Python)")
+            name = "subshell (widget comms)" if name.startswith("subshell-") else name
+            named[name] = named.get(name, 0.0) + ms
+        x["threads_cpu_ms"] = named
+    thread_names = sorted({k for x in windows for k in x["threads_cpu_ms"]})
+    threads = {name: {kind: statistics.median(x["threads_cpu_ms"].get(name, 0.0) / x["wall_s"] for x in ws)
+                      for kind, ws in (("duplex", duplex_w), ("idle", idle_w))} for name in thread_names}
+    msg_rates: dict[str, float] = {}
+    for x in duplex_w:
+        for k, n in x["kernel_messages"].items():
+            msg_rates[k] = msg_rates.get(k, 0.0) + n
+    duplex_s = sum(x["wall_s"] for x in duplex_w)
+    msg_rates = {k: v / duplex_s for k, v in sorted(msg_rates.items(), key=lambda kv: -kv[1])}
+    msgs_per_s = sum(msg_rates.values())
+    d, i_ = summary(per_s["duplex"]), summary(per_s["idle"])
+    print()
+    table(["kernel CPU", "n", "median ms/s", "max ms/s"], [
+        ["duplex, per wall second", d["n"], d["median"], d["max"]],
+        ["duplex, per second of mic audio", len(per_mic_s), summary(per_mic_s)["median"], summary(per_mic_s)["max"]],
+        ["duplex, per second of mic + reply audio", len(per_audio_s), summary(per_audio_s)["median"],
+         summary(per_audio_s)["max"]],
+        ["idle (baseline), per wall second", i_["n"], i_["median"], i_["max"]],
+        ["net: duplex - idle", len(net), summary(net)["median"], summary(net)["max"]],
+        ["JupyterLab server, duplex", len(lab_per_s["duplex"]), summary(lab_per_s["duplex"])["median"],
+         summary(lab_per_s["duplex"])["max"]],
+        ["JupyterLab server, idle", len(lab_per_s["idle"]), summary(lab_per_s["idle"])["median"],
+         summary(lab_per_s["idle"])["max"]],
+    ], title=f"Kernel CPU, {pairs} pair(s) of {window_s:g} s windows "
+             f"(goal <= {GOAL_MS_PER_S:g} ms per s of duplex audio)")
+    print()
+    table(["kernel thread", "duplex ms/s", "idle ms/s"],
+          [[name, v["duplex"], v["idle"]] for name, v in sorted(threads.items(), key=lambda kv: -kv[1]["duplex"])],
+          title="By thread (medians)")
+    print()
+    table(["kernel messages on the page's socket (duplex)", "per s"], [[k, v] for k, v in msg_rates.items()],
+          title=f"{msgs_per_s:.0f} kernel messages/s through JupyterLab during duplex: "
+                f"{summary(net)['median'] * 1000 / msgs_per_s if msgs_per_s else math.nan:.0f} us of kernel CPU each")
+    ratios = {"duplex_vs_idle": ratio(d["median"], i_["median"])}
+    print(f"\nduplex / idle: x{ratios['duplex_vs_idle']:.2f}")
+    write_result(NAME, {
+        "config": {"quick": args.quick, "pairs": pairs, "window_s": window_s, "mic_segments": MIC_SEGMENTS,
+                   "elapsed_s": round(time.monotonic() - t_start, 1)},
+        "nodelay_extension": nodelay,
+        "windows": windows,
+        "kernel_cpu_ms_per_s": {"duplex": d, "idle": i_, "net": summary(net),
+                                "per_mic_audio_s": summary(per_mic_s), "per_duplex_audio_s": summary(per_audio_s)},
+        "lab_server_cpu_ms_per_s": {k: summary(v) for k, v in lab_per_s.items()},
+        "threads_ms_per_s": threads,
+        "kernel_messages_per_s": msg_rates,
+        "kernel_cpu_us_per_message": summary(net)["median"] * 1000 / msgs_per_s if msgs_per_s else math.nan,
+        "kernel_stats": stats,
+        "ratios": ratios,
+        "goal": {"kernel_cpu_ms_per_s_of_duplex_audio": GOAL_MS_PER_S},
+        "meets_goal": {"gross": bool(d["median"] <= GOAL_MS_PER_S),
+                       "net_of_idle": bool(summary(net)["median"] <= GOAL_MS_PER_S)},
+    }, args.out_dir)
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
