@@ -1,4 +1,5 @@
-// The collapsible event log: the last N protocol events, consecutive deltas merged into one row.
+// The collapsible event log: the last N protocol events (sent ↑ and received ↓), consecutive deltas
+// merged into one row.
 // `EventRing` is pure (node-tested); `EventLogView` draws it.
 
 /**
@@ -27,7 +28,8 @@ export class EventRing {
   }
 
   /**
-   * Add a row, merging it into the last one when both are the same stream of the same item.
+   * Add a row, merging it into its stream's row (same type, direction and item) when only stream rows
+   * came since.
    * Accepts the kernel's compact form [t, dir, type, item_id, response_id, error_code, count].
    * @param {LogRow | any[]} row
    */
@@ -36,11 +38,18 @@ export class EventRing {
       ? { t: row[0], dir: row[1], type: row[2], item_id: row[3], response_id: row[4], error_code: row[5], count: row[6] ?? 1 }
       : { count: 1, ...row };
     this.total += r.count;
-    const last = this.rows[this.rows.length - 1];
-    if (last && isStreamType(r.type) && last.type === r.type && last.dir === r.dir && last.item_id === r.item_id) {
-      last.count += r.count;
-      last.t = r.t;
-      return false;
+    // A stream row merges into its stream's latest row while only stream rows came since: the mic's
+    // appends (sent) interleave with a reply's deltas (received), and would otherwise fill the ring
+    // one row each, pushing out the other events (e.g. a truncate the session sent).
+    if (isStreamType(r.type)) {
+      for (let i = this.rows.length - 1; i >= 0 && isStreamType(this.rows[i].type); i--) {
+        const row = this.rows[i];
+        if (row.type === r.type && row.dir === r.dir && row.item_id === r.item_id) {
+          row.count += r.count;
+          row.t = r.t;
+          return false;
+        }
+      }
     }
     this.rows.push(r);
     if (this.rows.length > this.size) this.rows.shift();

@@ -93,18 +93,33 @@ def _item_id(event: dict[str, Any]) -> str | None:
 
 
 def compact_rows(rows: Any) -> list[list[Any]]:
-    """Event-log rows as ``[t, dir, type, item_id, response_id, error_code, count]``, consecutive
-    rows of one stream (deltas, appends) merged."""
+    """Event-log rows (sent and received) as ``[t, dir, type, item_id, response_id, error_code, count]``,
+    the rows of one stream (deltas, appends) merged while only stream rows come between them: the mic's
+    appends interleave with a reply's deltas, and one row each would push the other events out of the
+    browser's bounded list."""
     out: list[list[Any]] = []
     for r in rows:
-        stream = r.type.endswith(".delta") or r.type in STREAM_TYPES
-        last = out[-1] if out else None
-        if stream and last is not None and last[2] == r.type and last[1] == r.direction and last[3] == r.item_id:
-            last[0] = round(r.t, 3)
-            last[6] += 1
-            continue
-        out.append([round(r.t, 3), r.direction, r.type, r.item_id, r.response_id, r.error_code, 1])
+        row = _stream_row(out, r.type, r.direction, r.item_id) if _is_stream(r.type) else None
+        if row is not None:
+            row[0] = round(r.t, 3)
+            row[6] += 1
+        else:
+            out.append([round(r.t, 3), r.direction, r.type, r.item_id, r.response_id, r.error_code, 1])
     return out
+
+
+def _stream_row(out: list[list[Any]], etype: str, direction: str, item_id: str | None) -> list[Any] | None:
+    """The row of this stream among the trailing stream rows of ``out``, else None."""
+    for row in reversed(out):
+        if not _is_stream(row[2]):
+            return None
+        if row[2] == etype and row[1] == direction and row[3] == item_id:
+            return row
+    return None
+
+
+def _is_stream(etype: str) -> bool:
+    return etype.endswith(".delta") or etype in STREAM_TYPES
 
 
 class Bridge:

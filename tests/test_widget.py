@@ -519,6 +519,15 @@ def test_compact_rows_merges_streams():
         [0.3, "received", "response.done", None, "r", None, 1],
         [0.5, "sent", "input_audio_buffer.append", None, None, None, 2],
     ]
+    # the mic's appends (sent) interleaved with a reply's deltas stay two rows, and a sent truncate shows
+    mixed = [EventRow(0.1 * k, "sent" if k % 2 else "received",
+                      "input_audio_buffer.append" if k % 2 else "response.output_audio.delta",
+                      None, None if k % 2 else "r", None if k % 2 else "i", 10, None) for k in range(1, 11)]
+    mixed.append(EventRow(1.1, "sent", "conversation.item.truncate", "e9", None, "i", 10, None))
+    mixed.append(EventRow(1.2, "sent", "input_audio_buffer.append", "e10", None, None, 10, None))
+    assert [(r[1], r[2], r[6]) for r in wb.compact_rows(mixed)] == [
+        ("sent", "input_audio_buffer.append", 5), ("received", "response.output_audio.delta", 5),
+        ("sent", "conversation.item.truncate", 1), ("sent", "input_audio_buffer.append", 1)]
 
 
 def test_turn_detection_mapping():

@@ -105,6 +105,10 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
     nb.page.locator(f"{ROOT} [data-testid=rtnb-settings-toggle]").click()
     nb.page.locator(f"{ROOT} [data-testid=rtnb-log] summary").click()
     nb.screenshot("e2e-settings-and-log", element=ROOT)
+    # the event log shows what the session sent (↑), not only what it received: the barge-in's truncate
+    sent_rows = nb.page.locator(f"{ROOT} [data-testid=rtnb-log-list] li.rtnb-dir-sent")
+    sent_types = sent_rows.evaluate_all("els => els.map((e) => e.dataset.type)")
+    assert "conversation.item.truncate" in sent_types, sent_types
 
     summary = json.loads(nb.run_cell_and_wait(1, timeout=30))
     dbg = _debug(nb)

@@ -52,6 +52,20 @@ test("event ring: merges consecutive deltas, bounded, filters", () => {
   assert.ok(!isStreamType("response.done"));
 });
 
+test("event ring: interleaved streams (mic appends, reply deltas) keep one row each; sent rows stay", () => {
+  const ring = new EventRing(4);
+  for (let k = 0; k < 50; k++) {
+    ring.add([k, "sent", "input_audio_buffer.append", null, null, null]);
+    ring.add([k + 0.5, "received", "response.output_audio.delta", "i1", "r1", null]);
+  }
+  ring.add([60, "sent", "conversation.item.truncate", "i1", null, null]);
+  ring.add([61, "sent", "input_audio_buffer.append", null, null, null]);
+  assert.deepEqual(ring.rows.map((r) => [r.dir, r.type, r.count]), [
+    ["sent", "input_audio_buffer.append", 50], ["received", "response.output_audio.delta", 50],
+    ["sent", "conversation.item.truncate", 1], ["sent", "input_audio_buffer.append", 1]]);
+  assert.deepEqual(ring.filter("", true).map((r) => r.type), ["conversation.item.truncate"]);
+});
+
 test("status pill: local playback shows speaking, the kernel's urgent states win", () => {
   assert.equal(displayStatus("listening", true), "speaking");
   assert.equal(displayStatus("thinking", true), "speaking");
