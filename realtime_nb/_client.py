@@ -257,16 +257,15 @@ class Client:
             event["previous_item_id"] = "root"
 
     def _decode_audio(self, event: Event) -> Any:
-        fmt = (((self.state.session or {}).get("audio") or {}).get("output") or {}).get("format") or {}
-        resp = self._by_id.get(event.get("response_id", ""))
-        if resp is not None and resp.request and "audio" in resp.request:
-            return None  # a per-response format: let the reducer pick it
-        if fmt.get("type", "audio/pcm") != "audio/pcm":
-            return None
+        """An audio delta as 24 kHz PCM (G.711 decoded too, so the audio listeners get every format),
+        in the format the reducer would pick: the response's own, else the session's."""
+        fmt = self.state.output_format(event.get("response_id"))
         try:
-            return _audio.b64decode_pcm16(event["delta"])
+            if fmt.get("type", "audio/pcm") == "audio/pcm":
+                return _audio.b64decode_pcm16(event["delta"])
+            return _audio.decode_audio(_audio.b64decode(event["delta"]), fmt)
         except (KeyError, TypeError, ValueError):
-            return None
+            return None  # the reducer notes the malformed delta
 
     def _call_safely(self, fn: Callable[..., Any], args: tuple[Any, ...], etype: Any) -> None:
         try:

@@ -243,6 +243,33 @@ def test_audio_is_coalesced_to_40_ms_and_complete(session, browser):
     assert len(msgs) <= len(r.audio) // wb.MIN_CHUNK + 1
 
 
+@pytest.mark.parametrize("fmt", ["audio/pcmu", "audio/pcma"])
+def test_g711_output_reaches_the_view_as_24k_pcm(server, fmt):
+    with rt.connect(url=server.url, audio={"output": {"format": {"type": fmt}}}) as s:
+        w = RealtimeWidget(s)
+        browser = FakeBrowser(w)
+        try:
+            assert s.config["audio"]["output"]["format"]["type"] == fmt
+            browser.ready("v")
+            r = s.say("Tell me about the lighthouse")
+            wait_for(lambda: browser.comm.custom("audio_end"))
+            msgs = browser.audio_out("v")
+            assert msgs, "no audio reached the view"
+            audio = np.frombuffer(b"".join(b for _, b in msgs), "<i2")
+            assert len(audio) == sum(c["samples"] for c, _ in msgs) == len(r.audio) > 24000 // 2
+            assert np.array_equal(audio, r.audio)       # the reply, decoded from G.711 once, at 24 kHz
+        finally:
+            w.close()
+
+
+def test_a_response_with_its_own_g711_format_reaches_the_view(session, browser):
+    browser.ready("v")
+    r = session.say("Tell me about the lighthouse", audio={"output": {"format": {"type": "audio/pcmu"}}})
+    wait_for(lambda: browser.comm.custom("audio_end"))
+    audio = np.frombuffer(b"".join(b for _, b in browser.audio_out("v")), "<i2")
+    assert len(audio) == len(r.audio) > 24000 // 2 and np.array_equal(audio, r.audio)
+
+
 def test_a_burst_of_audio_is_sent_in_few_messages(session, browser):
     """The local server's fast pace delivers seconds of audio at once: the message rate stays low."""
     browser.ready("v")

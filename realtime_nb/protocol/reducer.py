@@ -331,6 +331,10 @@ class ConversationState:
         return None
 
     # -- helpers -----------------------------------------------------------------------------------
+    def output_format(self, response_id: Any = None) -> dict[str, Any]:
+        """The format of a response's output audio: its own when it set one, else the session's."""
+        return self._format("output", self.responses.get(str(response_id)) if response_id is not None else None)
+
     def _format(self, direction: str, resp: ResponseState | None = None) -> dict[str, Any]:
         if resp is not None and resp.raw is not None:
             fmt = ((resp.raw.get("audio") or {}).get("output") or {}).get("format")
