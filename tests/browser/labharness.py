@@ -8,6 +8,7 @@ The pieces, used by ``conftest.py``'s session fixtures:
 - ``Lab`` starts ``jupyter lab`` on a free port with a token, every ``JUPYTER_*`` / IPython / home
   directory in a temporary folder (the environment's own ``sys.prefix`` config and data paths stay
   visible, so installed server and lab extensions load), and stops it by its PID.
+- ``Notebook7`` is the same for Jupyter Notebook 7 (``python -m notebook``, notebooks at ``/notebooks/``).
 - ``NotebookPage`` opens a notebook written with ``Lab.write_notebook`` and runs cells through the
   ``window.jupyterapp`` that ``--LabApp.expose_app_in_browser`` exposes; it reads outputs from the cell
   models rather than the DOM (JupyterLab virtualizes long notebooks) and saves screenshots.
@@ -156,28 +157,39 @@ class Lab:
                              capture_output=True, text=True, check=True, timeout=60).stdout
         return list(json.loads(out)["config"])
 
+    def server_args(self) -> list[str]:
+        """The flags every server here gets: loopback only, this port and token, the temp root."""
+        return ["--no-browser", "--allow-root",
+                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}"]
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "jupyterlab", *self.server_args(),
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
+    def notebook_path(self, name: str) -> str:
+        """Where the browser opens notebook ``name`` (relative to the root)."""
+        return f"/lab/tree/{name}?reset"
+
     def start(self, timeout: float = 90.0) -> Lab:
         env = self._prepare()
         self.port = self.port or free_port()
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-               "--LabApp.expose_app_in_browser=True",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        cmd = self.command()
         with open(self.log_path, "wb") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
                                          stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{cmd[2]} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 self.api("GET", "/api/status", timeout=2)
                 return self
             except (OSError, urllib.error.URLError):
                 time.sleep(0.25)
         self.stop()
-        raise RuntimeError(f"jupyter lab did not answer /api/status within {timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{cmd[2]} did not answer /api/status within {timeout:.0f} s:\n{self.log_tail()}")
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -224,6 +236,27 @@ class Lab:
     def url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
         return f"{self.origin}{path}{sep}token={self.token}"
+
+
+@dataclass
+class Notebook7(Lab):
+    """Jupyter Notebook 7 (the ``notebook`` package) instead of JupyterLab: same home, flags and API.
+
+    Notebook 7 is built on JupyterLab's components and, with ``--JupyterNotebookApp.expose_app_in_browser``,
+    exposes the same ``window.jupyterapp`` (its shell's ``currentWidget`` is the open notebook), so
+    ``NotebookPage`` drives it unchanged; notebooks open at ``/notebooks/NAME``.
+    """
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "notebook.log"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "notebook", *self.server_args(),
+                "--JupyterNotebookApp.expose_app_in_browser=True"]
+
+    def notebook_path(self, name: str) -> str:
+        return f"/notebooks/{name}"
 
 
 # -- driving a notebook in the page --------------------------------------------------------------------
@@ -290,8 +323,9 @@ class NotebookPage:
         self.console.append(f"[pageerror] {text}")
 
     def open(self, timeout: float = 60.0) -> NotebookPage:
-        """Load ``/lab/tree/NAME?reset`` and wait until its kernel is connected and idle."""
-        self.page.goto(self.lab.url(f"/lab/tree/{self.name}") + "&reset", wait_until="domcontentloaded")
+        """Load the notebook (``/lab/tree/NAME?reset`` in JupyterLab, ``/notebooks/NAME`` in Notebook 7)
+        and wait until its kernel is connected and idle."""
+        self.page.goto(self.lab.url(self.lab.notebook_path(self.name)), wait_until="domcontentloaded")
         self.page.wait_for_function(_OPENED_JS, arg=self.name, timeout=timeout * 1000, polling=200)
         return self
 
