@@ -110,11 +110,11 @@ def compact_rows(rows: Any) -> list[list[Any]]:
 
 def _stream_row(out: list[list[Any]], etype: str, direction: str, item_id: str | None) -> list[Any] | None:
     """The row of this stream among the trailing stream rows of ``out``, else None."""
-    for row in reversed(out):
-        if not _is_stream(row[2]):
+    for i in range(len(out) - 1, -1, -1):
+        if not _is_stream(out[i][2]):
             return None
-        if row[2] == etype and row[1] == direction and row[3] == item_id:
-            return row
+        if out[i][2] == etype and out[i][1] == direction and out[i][3] == item_id:
+            return out[i]
     return None
 
 
