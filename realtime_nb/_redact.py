@@ -26,5 +26,5 @@ class RedactKey(logging.Filter):
         elif isinstance(args, tuple):
             record.args = tuple(_mask(a) for a in args)
         elif isinstance(record.msg, str):
-            record.msg = _mask(record.msg)  # type: ignore[assignment]
+            record.msg = _mask(record.msg)
         return True

@@ -50,18 +50,20 @@ def run(*, local: bool = False, out: Any = print) -> int:
         out(f"connected: {s!r}\n")
 
         r = s.say("What Prince album sold the most copies?")
-        out(f"you   > What Prince album sold the most copies?\nmodel > {r.text}   [{r.time_to_done * 1000:.0f} ms]")
+        took = (r.time_to_done or 0) * 1000
+        out(f"you   > What Prince album sold the most copies?\nmodel > {r.text}   [{took:.0f} ms]")
 
         with tempfile.TemporaryDirectory() as tmp:
             wav = os.path.join(tmp, "question.wav")
             seconds = _speech_wav(wav, "Hello, how are you today")
             # spoken reply; the user's speech is transcribed (offline: pocketsphinx) for the brain to read
             s.update(output_modalities=["audio"], input_audio_transcription={"model": "whisper-1"})
-            r = s.send_audio(wav)
+            spoken = s.send_audio(wav)
             s.update(output_modalities=["text"], input_audio_transcription=None)
-        if r is None:
+        if spoken is None:
             raise RuntimeError("the spoken turn produced no response")
-        out(f"you   > (spoken, {seconds:.1f} s from a WAV)\nmodel > (spoken, {r.audio_seconds:.1f} s) {r.transcript}")
+        out(f"you   > (spoken, {seconds:.1f} s from a WAV)\nmodel > (spoken, {spoken.audio_seconds:.1f} s) "
+            f"{spoken.transcript}")
 
         s.tool(generate_horoscope)
         r = s.say("What is my horoscope? I am an aquarius.")

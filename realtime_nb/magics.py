@@ -39,10 +39,16 @@ def _parse(fn: Any, line: str) -> Any:
 class RealtimeMagics(Magics):
     """The realtime-nb magics; see the module docstring."""
 
+    @property
+    def _ns(self) -> dict[str, Any]:
+        assert self.shell is not None, "the realtime_nb magics need a running IPython shell"
+        ns: dict[str, Any] = self.shell.user_ns
+        return ns
+
     def _session(self, name: str) -> Any:
         from .session import Session
 
-        s = self.shell.user_ns.get(name)
+        s = self._ns.get(name)
         if s is None:
             raise UsageError(f"No realtime session named {name!r}. Run %rt_connect first "
                              f"(or pass -s NAME to use another variable).")
@@ -73,11 +79,11 @@ class RealtimeMagics(Magics):
             fields["output_modalities"] = ["text"]
         if args.no_vad:
             fields["turn_detection"] = None
-        old = self.shell.user_ns.get(args.name)
+        old = self._ns.get(args.name)
         if old is not None and hasattr(old, "close") and type(old).__name__ == "Session":
             old.close()
         s = rt.connect(args.model, url=args.url, **fields)
-        self.shell.user_ns[args.name] = s
+        self._ns[args.name] = s
         print(f"Connected: {args.name} = {s!r}")
         return None
 
@@ -111,7 +117,7 @@ class RealtimeMagics(Magics):
             time.sleep(_POLL_S)
         final = response.final()
         handle.update(final)
-        self.shell.user_ns["_rt"] = final
+        self._ns["_rt"] = final
 
     @magic_arguments()
     @argument("--labels", required=True, help="comma-separated allowed labels, e.g. support,sales")

@@ -119,7 +119,7 @@ class BrainRequest:
     def last_user(self) -> dict[str, Any] | None:
         for item in reversed(self.context):
             if item.get("type") == "message" and item.get("role") == "user":
-                return item
+                return dict(item)
         return None
 
     def user_text(self, item: dict[str, Any] | None) -> str | None:
