@@ -413,10 +413,15 @@ _WS_PARSE_JS = """() => {
       for (let i = 0; i < n; i++) off.push(Number(dv.getBigUint64(8 * (i + 1), true)));
       const part = (i) => dec.decode(new Uint8Array(data, off[i], off[i + 1] - off[i]));
       const mtype = JSON.parse(part(1)).msg_type;
-      if (mtype !== 'comm_msg') { st.counts[dir + ' ' + mtype] = (st.counts[dir + ' ' + mtype] || 0) + 1; continue; }
+      if (mtype !== 'comm_msg') {
+        st.counts[dir + ' ' + mtype] = (st.counts[dir + ' ' + mtype] || 0) + 1;
+        if (dir === 'rx') rows.push(['ws_rx', mtype, at]);
+        continue;
+      }
       content = JSON.parse(part(4));
       const inner = content?.data?.method === 'custom' ? 'custom ' + content.data.content?.type : content?.data?.method;
       st.counts[dir + ' comm_msg ' + inner] = (st.counts[dir + ' comm_msg ' + inner] || 0) + 1;
+      if (dir === 'rx') rows.push(['ws_rx', 'comm_msg ' + inner, at]);
       st.protocols.v1 = (st.protocols.v1 || 0) + 1;
     } catch (e) { st.protocols.unparsed = (st.protocols.unparsed || 0) + 1; continue; }
     const c = content?.data?.content;
@@ -499,7 +504,7 @@ class WidgetPage:
     def drain_ws(self) -> list[list[Any]]:
         """Audio comm messages seen at the page's kernel WebSocket since the last call (``ws_trace``):
         ``["ws_in", item, offset, samples, at]`` received, ``["ws_out", offset, samples, at]`` sent,
-        ``["ws_interrupt", at]`` interrupt requests received."""
+        ``["ws_interrupt", at]`` interrupt requests received, ``["ws_rx", type, at]`` every message received."""
         r = self.page.evaluate(_WS_PARSE_JS)
         self.ws_protocols = r["protocols"]
         self.ws_counts = r["counts"]  # kernel messages by direction and type since the last call
@@ -715,7 +720,62 @@ class DirectPage:
 
 # -- labs ------------------------------------------------------------------------------------------------
 
-def make_lab(home: Path, server_url: str, *, nodelay: bool = True) -> Lab:
+# Bench-only diagnostic loaded into a lab's jupyter_server (a Python config file in its temporary config
+# dir): when the server takes each widget audio / interrupt message off the kernel's ZMQ socket and has
+# written it to the browser's WebSocket, and when it takes each mic message off the WebSocket.
+_SERVER_PROBE = '''
+import json, time
+from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection as _Conn
+
+_bench_file = open(BENCH_PROBE_PATH, "a", buffering=1)
+
+
+def _bench_content(parts):
+    for part in parts:
+        b = part if isinstance(part, bytes) else bytes(part)
+        if b[:1] == b"{" and b'"comm_id"' in b and (b'"audio"' in b or b'"interrupt"' in b):
+            c = json.loads(b).get("data", {}).get("content", {})
+            if isinstance(c, dict) and c.get("type") in ("audio", "interrupt"):
+                return c
+    return None
+
+
+_bench_out = _Conn.handle_outgoing_message
+def _bench_handle_outgoing(self, stream, outgoing_msg):
+    t0 = time.time() * 1000
+    result = _bench_out(self, stream, outgoing_msg)
+    t1 = time.time() * 1000
+    c = _bench_content(outgoing_msg)
+    if c is not None:
+        _bench_file.write(json.dumps(["out", t0, t1, c["type"], c.get("item_id"), c.get("samples")]) + "\\n")
+    return result
+_Conn.handle_outgoing_message = _bench_handle_outgoing
+
+_bench_in = _Conn.handle_incoming_message
+def _bench_handle_incoming(self, incoming_msg):
+    t = time.time() * 1000
+    result = _bench_in(self, incoming_msg)
+    try:
+        if isinstance(incoming_msg, bytes) and b'"audio"' in incoming_msg:
+            c = _bench_content(deserialize_msg_from_ws_v1(incoming_msg)[1])
+            if c is not None and c["type"] == "audio":
+                _bench_file.write(json.dumps(["in", t, c.get("samples")]) + "\\n")
+    except Exception:
+        pass
+    return result
+_Conn.handle_incoming_message = _bench_handle_incoming
+'''
+
+
+def server_probe_rows(path: Path) -> list[list[Any]]:
+    """What ``make_lab(..., probe=True)``'s jupyter_server recorded."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def make_lab(home: Path, server_url: str, *, nodelay: bool = True, probe: bool = False) -> Lab:
     """A ``Lab`` whose kernels use ``server_url``; ``nodelay=False`` disables the package's TCP_NODELAY
     server extension in the lab's own (temporary) Jupyter config directory (``nodelay_state`` checks
     the lab's log once it runs)."""
@@ -729,6 +789,9 @@ def make_lab(home: Path, server_url: str, *, nodelay: bool = True) -> Lab:
         config = json.loads(path.read_text()) if path.exists() else {}
         config.setdefault("ServerApp", {}).setdefault("jpserver_extensions", {})[NODELAY_EXTENSION] = False
         path.write_text(json.dumps(config, indent=2))
+    if probe:  # lab.home / "server_probe.jsonl", read with server_probe_rows
+        (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.py").write_text(
+            f"BENCH_PROBE_PATH = {str(home / 'server_probe.jsonl')!r}\n" + _SERVER_PROBE)
     return lab
 
 

@@ -34,6 +34,7 @@ Run: ``python bench/bench_bargein.py [--quick] [--duration S]``. Writes bench/re
 
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 import tempfile
@@ -54,6 +55,7 @@ from _browser import (
     make_mic,
     missing,
     nodelay_state,
+    server_probe_rows,
     start_labs,
 )
 from _common import parser, ratio, summary, table, write_result
@@ -138,7 +140,7 @@ def main() -> int:
     trace: list[list[Any]] = []
     probes: list[dict[str, Any]] = []
     with rec.install(), LocalServer(port=0, pace="realtime") as server, TimeServer() as timesrv:
-        lab = make_lab(home / "lab", server.url)
+        lab = make_lab(home / "lab", server.url, probe=True)
         start_labs([lab])
         nodelay = nodelay_state(lab)
         try:
@@ -177,6 +179,8 @@ def main() -> int:
                 browser.close()
         finally:
             lab.stop()
+        js_int = sorted((r[1], r[2]) for r in server_probe_rows(lab.home / "server_probe.jsonl")
+                        if r[0] == "out" and r[3] == "interrupt")
 
     # -- analysis -------------------------------------------------------------------------------------
     off_page = (clock["offset_ms"] + clock["offset_end_ms"]) / 2
@@ -227,9 +231,19 @@ def main() -> int:
             j = pair_after(k_sent, k_started[i], 1000)
             if j is not None:
                 ev["kernel_sent_interrupt"] = k_sent[j]
+                n = pair_after([t0 for t0, _t1 in js_int], k_sent[j], 1000)
+                if n is not None:
+                    ev["jupyter_server_took_interrupt"], ev["jupyter_server_wrote_interrupt"] = js_int[n]
                 m = pair_after(ws_int, k_sent[j], 1000)
                 if m is not None:
                     ev["page_socket_interrupt"] = ws_int[m]
+    rx = sorted((r[2] + off_page, r[1]) for r in trace if r[0] == "ws_rx")
+    rx_t = [t for t, _ in rx]
+    for ev in events:  # what the page's socket delivered just before the interrupt (same event's UI updates)
+        t = ev.get("page_socket_interrupt")
+        if t is not None:
+            i = bisect.bisect_left(rx_t, t - 30.0)
+            ev["page_messages_30ms_before"] = [[round(x - t, 2), kind] for x, kind in rx[i:] if x < t - 0.01]
     cut = [e for e in events if e["audible"] and e["silent"] is not None]
     stop_ms = [e["silent"] - e["interrupt_msg"] for e in cut]
     handle_ms = [e["worklet_stop"] - e["interrupt_msg"] for e in cut]
@@ -242,6 +256,11 @@ def main() -> int:
         "server speech_started -> kernel receives": seg("speech_started_sent", "kernel_got_speech_started"),
         "kernel receives -> kernel sends interrupt": seg("kernel_got_speech_started", "kernel_sent_interrupt"),
         "kernel sends -> page socket arrival": seg("kernel_sent_interrupt", "page_socket_interrupt"),
+        "  kernel sends -> jupyter_server takes it": seg("kernel_sent_interrupt", "jupyter_server_took_interrupt"),
+        "  jupyter_server takes it -> has written it": seg("jupyter_server_took_interrupt",
+                                                           "jupyter_server_wrote_interrupt"),
+        "  jupyter_server has written it -> page socket": seg("jupyter_server_wrote_interrupt",
+                                                              "page_socket_interrupt"),
         "page socket -> view handler": seg("page_socket_interrupt", "interrupt_msg"),
     }
     trunc_err = [abs(e["truncate_error_ms"]) for e in cut if "truncate_error_ms" in e]
@@ -281,7 +300,7 @@ def main() -> int:
     print()
     table(["relay segment", "n", "p50 ms", "p99 ms"],
           [[k, v["n"], v["median"], v["p99"]] for k, v in relay_split.items()],
-          title="speech_started -> interrupt at the view, split (kernel and page-socket timestamps)")
+          title="speech_started -> interrupt at the view, split (kernel, jupyter_server and page-socket timestamps)")
     ratios = {"stop_p50_vs_baseline": ratio(stop["median"], base_stop["median"]),
               "stop_p99_vs_baseline": ratio(stop["p99"], base_stop["p99"])}
     print(f"\nstop / baseline: p50 x{ratios['stop_p50_vs_baseline']:.2f}, p99 x{ratios['stop_p99_vs_baseline']:.2f}; "

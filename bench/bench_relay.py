@@ -29,9 +29,9 @@ rounds), so all meet the same noise of the shared machine without loading each o
 - Clocks: each page's clock is calibrated against this process's (WebSocket round trips to a time
   server; the offset of the fastest quarter, typically < 0.1 ms), and the worklets' Temporal clock
   against the page's performance clock; both offsets are reported and applied.
-- Breakdown of the widget path, from timestamps the notebook patches into its kernel: browser →
-  kernel (comm message handler), kernel → server, server → kernel (audio reaches the bridge),
-  kernel → player.
+- Breakdown of the widget path, from bench-only timestamps: the notebook patches its kernel (comm
+  handler, bridge, ipykernel's IOPub thread), the lab's jupyter_server loads a probe from its temporary
+  config dir (ZMQ <-> WebSocket relay), and the page wraps its kernel WebSocket (send / message event).
 
 **Added delay** = widget path minus direct path, for the median and the p99 of each distribution;
 ratios are widget / direct. Goal: <= 1 ms added at p50 and <= 5 ms at p99, both directions.
@@ -70,6 +70,7 @@ from _browser import (
     missing,
     nodelay_state,
     now_ms,
+    server_probe_rows,
     start_labs,
 )
 from _common import parser, ratio, summary, table, write_result
@@ -109,7 +110,8 @@ def first_play(deltas: list[tuple[float, str, int, int]], plays: list[list[Any]]
 
 
 def breakdown(kernel: dict[str, Any], rows: dict[str, list[list[Any]]], appends: list[tuple[float, int, int]],
-              deltas: list[tuple[float, str, int, int]], off_w: float, off_page: float) -> dict[str, Any]:
+              deltas: list[tuple[float, str, int, int]], off_w: float, off_page: float,
+              server_probe: list[list[Any]] | None = None) -> dict[str, Any]:
     """Where the widget path's time goes, from the kernel's own timestamps."""
     kmic = []  # (t, start, n)
     at = 0
@@ -165,6 +167,34 @@ def breakdown(kernel: dict[str, Any], rows: dict[str, list[list[Any]]], appends:
                 latencies_out(iopub, rows["ws_in"], off_page))
         ws_in = [(at + off_page, item, int(o), int(n)) for _k, item, o, n, at in rows["ws_in"]]
         out["out: page socket arrival -> view handler"] = summary(latencies_out(ws_in, rows.get("in", []), off_page))
+        if server_probe and iopub:  # split again inside jupyter_server (the lab's own timestamps)
+            js_out, js_offsets = [], defaultdict(int)
+            for _d, t0, t1, kind, item, n in (r for r in server_probe if r[0] == "out"):
+                if kind == "audio":
+                    js_out.append((float(t0), float(t1), str(item), js_offsets[item], int(n)))
+                    js_offsets[item] += int(n)
+            taken = [["j", item, o, n, t0] for t0, _t1, item, o, n in js_out]
+            written = [(t1, item, o, n) for _t0, t1, item, o, n in js_out]
+            out["out: IOPub thread sends -> jupyter_server takes it"] = summary(latencies_out(iopub, taken, 0.0))
+            out["out: jupyter_server takes it -> has written it"] = summary([t1 - t0 for t0, t1, *_ in js_out])
+            out["out: jupyter_server has written it -> page socket arrival"] = summary(
+                latencies_out(written, rows["ws_in"], off_page))
+            js_in, at_j = [], 0
+            for _d, t, n in (r for r in server_probe if r[0] == "in"):
+                js_in.append((float(t), at_j, int(n)))
+                at_j += int(n)
+            j_starts, j_lens = [r[1] for r in js_in], [r[2] for r in js_in]
+            sock_to_js, js_to_kernel = [], []
+            for t, start, _n in ws_out:
+                i = match_by_offset(j_starts, j_lens, start)
+                if i is not None:
+                    sock_to_js.append(js_in[i][0] - t)
+            for t, start, _n in js_in:
+                i = match_by_offset(k_starts, k_lens, start)
+                if i is not None:
+                    js_to_kernel.append(kmic[i][0] - t)
+            out["mic: page socket send -> jupyter_server takes it"] = summary(sock_to_js)
+            out["mic: jupyter_server takes it -> kernel comm handler"] = summary(js_to_kernel)
     return out
 
 
@@ -198,8 +228,8 @@ def main() -> int:
     audio_info: dict[str, Any] = {}
     with rec.install(), LocalServer(port=0, pace="realtime", chunk_ms=args.chunk_ms) as server, \
             TimeServer() as timesrv, StaticServer(home / "direct") as static:
-        labs = {"widget_nodelay": make_lab(home / "lab-nodelay", server.url, nodelay=True),
-                "widget_nagle": make_lab(home / "lab-nagle", server.url, nodelay=False)}
+        labs = {"widget_nodelay": make_lab(home / "lab-nodelay", server.url, nodelay=True, probe=True),
+                "widget_nagle": make_lab(home / "lab-nagle", server.url, nodelay=False, probe=True)}
         start_labs(list(labs.values()))
         nodelay = {k: nodelay_state(lab) for k, lab in labs.items()}
         print(f"labs up ({time.monotonic() - t_start:.1f} s): TCP_NODELAY extension {nodelay}", flush=True)
@@ -265,6 +295,7 @@ def main() -> int:
         finally:
             for lab in labs.values():
                 lab.stop()
+        server_probe = {k: server_probe_rows(lab.home / "server_probe.jsonl") for k, lab in labs.items()}
 
     # -- analysis -------------------------------------------------------------------------------------
     results: dict[str, Any] = {}
@@ -298,7 +329,8 @@ def main() -> int:
             vals = first_play(deltas, by["play"], off_w, t0, t1)
             per_round[k]["first_played_sample"].append(statistics.median(vals) if vals else math.nan)
         if k in kernel and kernel[k].get("kernel"):
-            breakdowns[k] = breakdown(kernel[k]["kernel"], by, appends, deltas, off_w, off_page)
+            breakdowns[k] = breakdown(kernel[k]["kernel"], by, appends, deltas, off_w, off_page,
+                                      server_probe.get(k))
 
     added: dict[str, Any] = {}
     ratios: dict[str, Any] = {}
