@@ -21,12 +21,13 @@ events that never arrived (the client waits up to ``--drain`` s after it stops s
 - *input-triggered*: speech_started, speech_stopped, committed and response.created, from the moment the
   client sent the chunk that triggered them to their arrival: loopback, websockets, the server's queue
   and VAD, the writer. An idle server answers in ~1 ms.
-- *stream lateness*: each response event after the first (output items, transcript and audio deltas,
-  done events) against its schedule: the server sleeps the audio length of each batch before the next,
-  so an event is due at the arrival of the previous event of its response + that event's audio
-  duration. A stall of S ms in the server shows up as S ms of lateness. The first event of a response
-  waits for the brain and TTS; that wait is reported separately (response latency, from
-  speech_stopped to the first audio delta) and is not an event delay.
+- *stream lateness*: each response event after the response's first audio delta (transcript and audio
+  deltas, done events) against its schedule: the server sleeps the audio length of each batch before
+  the next, so an event is due at the arrival of the previous event of its response + that event's
+  audio duration. A stall of S ms in the server (or a sentence whose speech is not ready in time) shows
+  up as S ms of lateness. Everything up to the first audio delta waits for the brain and the TTS; that
+  wait is reported separately (response latency, from speech_stopped to the first audio delta) and is
+  not an event delay.
 
 p99 event delay is the 99th percentile over both kinds together. Each step (N) runs ``--repeat`` times,
 the two servers interleaved so that both meet the same noise of the shared machine; **a step passes**
@@ -172,11 +173,11 @@ class _Session:
             return
         st = self._stream.setdefault(rid, [None, 0.0, None, False, 0.0])
         dur = len(ev.get("delta") or "") * 3 / 4 / 48000 if ty == "response.output_audio.delta" else 0.0
-        if st[0] is not None:
+        if st[3]:   # the paced stream starts at the first audio delta; what comes before waits for the TTS
             late = t - (st[0] + st[1])
             self.lateness.append(late)
             st[4] += late
-        if dur and not st[3]:
+        elif dur:
             st[3] = True
             if st[2] is not None:
                 self.response_latency.append(t - st[2])
