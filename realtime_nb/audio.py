@@ -31,7 +31,6 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import as_strided
 
 __all__ = [
     "SAMPLE_RATE",
@@ -246,7 +245,9 @@ def _resample_phases(arr: np.ndarray, up: int, down: int, n_out: int) -> npt.NDA
     for j in range(min(up, n_out)):
         start, phase = divmod(j * down, up)
         count = (n_out - j + up - 1) // up
-        window = as_strided(padded[start:], shape=(n_taps, count), strides=(step, down * step), writeable=False)
+        # A strided view (the ndarray constructor: as_strided's Python wrapper costs more than the product).
+        window = np.ndarray((n_taps, count), dtype=np.float64, buffer=padded, offset=start * step,
+                            strides=(step, down * step))
         out[j::up] = np.add.reduce(np.multiply(window, taps[phase][:, None], order="C"), axis=0)
     return out
 
