@@ -84,7 +84,7 @@ PHASES = 16
 QUESTION = "what should I cook tonight"
 GOAL_SESSIONS = 50
 MAX_P99_MS = 20.0
-LADDER = (5, 10, 20, 30, 40, 50, 75, 100)
+LADDER = (5, 10, 20, 30, 40, 50, 60, 75, 100)
 
 
 # -- the audio each client sends --------------------------------------------------------------------------
@@ -607,7 +607,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=None, help="seconds of audio per run (default 15, --quick 5)")
     p.add_argument("--drain", type=float, default=None, help="max seconds to wait for the last responses (default 8)")
-    p.add_argument("--ladder", default=None, help="comma-separated N values (default 5,10,20,30,40,50,75,100)")
+    p.add_argument("--ladder", default=None, help="comma-separated N values (default 5,10,20,30,40,50,60,75,100)")
     p.add_argument("--kinds", default="local,echo", help="which servers to step: local,echo")
     p.add_argument("--repeat", type=int, default=None, help="runs per step and server (default 3, --quick 1)")
     p.add_argument("--noise-p99", type=float, default=5.0,
