@@ -7,6 +7,7 @@
 // stops the tracks and closes the context.
 import { AudioPacer, Comm } from "./comm.js";
 import { AudioEngine } from "./engine.js";
+import { Link, linkUrls } from "./link.js";
 import { LevelSmoother, int16FromBytes } from "./pcm.js";
 import { trace, traceOn, wallMs } from "./trace.js";
 import { createUI, displayStatus } from "./ui.js";
@@ -14,6 +15,7 @@ import "./widget.css";
 
 const PING_MS = 2000;
 const READY_TIMEOUT_MS = 5000;
+const LINK_TIMEOUT_MS = 1500;
 
 /**
  * @typedef {{get: (k: string) => any, set: (k: string, v: any) => void, save_changes: () => void,
@@ -29,7 +31,7 @@ function newViewId() {
 /** Counters the browser tests read (window.__realtime_nb_debug[model_key].views[view]). */
 function newDebug(/** @type {string} */ view) {
   return {
-    view, ready: false, owner: false, ctxState: "none", status: "", micOn: false,
+    view, ready: false, owner: false, ctxState: "none", status: "", /** @type {string | null} */ link: null, micOn: false,
     micChunksSent: 0, micSamplesSent: 0, micMessages: 0,
     /** @type {Record<string, number>} */ samplesReceived: {},
     /** @type {Record<string, number>} */ samplesPlayed: {},
@@ -58,13 +60,20 @@ function registerDebug(key, view, debug) {
 /** @param {{model: Model, el: HTMLElement}} ctx */
 function render({ model, el }) {
   const view = newViewId();
-  const comm = new Comm(model, view);
-  const ui = createUI(el, { logSize: model.get("event_log_size") });
   const debug = newDebug(view);
+  const link = new Link(model, {
+    onChange: (url) => {
+      debug.link = url;
+      root.dataset.link = url ? "link" : "comm";
+    },
+  });
+  const comm = new Comm(link, view);
+  const ui = createUI(el, { logSize: model.get("event_log_size") });
   const key = model.get("_model_key") || view;
   const unregister = registerDebug(key, view, debug);
   const root = ui.container;
   root.dataset.viewId = view;
+  root.dataset.link = "comm";
   /** @type {any} */ (root).__rtnb = debug;
   // for browser tests that need the engine itself (e.g. to suspend the context and see "enable audio")
   Object.defineProperty(root, "__rtnbEngine", { get: () => engine });
@@ -318,9 +327,23 @@ function render({ model, el }) {
     ui.eventLog.add(snapshot.events ?? []);
   }
 
+  /** Ask the kernel for its fast path and open it; the comm carries everything when there is none. */
+  async function openLink() {
+    const info = await comm.request("link", {}, { timeoutMs: READY_TIMEOUT_MS });
+    if (!info?.port || disposed) return;
+    for (const url of linkUrls(info, view)) {
+      if (await link.connect(url, LINK_TIMEOUT_MS)) return;
+    }
+  }
+
   async function handshake() {
+    let linkAsked = false;
     while (!disposed && !ready) {
       try {
+        if (!linkAsked) {
+          await openLink(); // first, so that everything after "ready" takes one path, in order
+          linkAsked = true;
+        }
         const r = await comm.request("ready", {}, { timeoutMs: READY_TIMEOUT_MS });
         if (disposed) return;
         ready = true;
@@ -426,6 +449,7 @@ function render({ model, el }) {
     stopEngine();
     for (const [name, cb] of listeners) model.off(name, cb);
     comm.dispose();
+    link.dispose();
     unregister();
     el.replaceChildren();
   };

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _loop
+from . import _link, _loop
 from .errors import RealtimeError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ SAMPLE_RATE = 24000
 MIN_CHUNK = SAMPLE_RATE * 40 // 1000    # 40 ms: keeps comm traffic far below iopub's 1000 msg/s
 AUDIO_INTERVAL_S = 0.02                 # and at most one audio message per 20 ms: bursts become bigger chunks
 FLUSH_S = 0.04                          # transcript/event-log updates at most this often
+STREAM_FLUSH_S = 0.25                   # when only the mic's appends are new (a counter in the event log)
 PROBE_TIMEOUT_S = 1.0                   # an owner view that does not answer a probe is gone
 INTERRUPT_TIMEOUT_S = 1.0
 MIN_PTT_SAMPLES = SAMPLE_RATE * 100 // 1000   # the server refuses to commit less than 100 ms
@@ -156,6 +157,7 @@ class Bridge:
         self.order_changed = False
         self.log_pos = len(self.client.log)
         self.flush_handle: asyncio.TimerHandle | None = None
+        self.flush_at = 0.0
         self.house_handle: asyncio.TimerHandle | None = None
         # input
         self.ops: deque[Callable[[], Awaitable[Any]]] = deque()
@@ -167,6 +169,9 @@ class Bridge:
         self.interrupts = 0
         self.truncates: list[dict[str, Any]] = []
         self.attached = False
+        # the fast path (``_link``): views whose loopback websocket is up get every message over it
+        self.links: dict[str, _link.Link] = {}
+        self.link_token: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -192,6 +197,12 @@ class Bridge:
         for fut in self.requests.values():
             if not fut.done():
                 fut.cancel()
+        if self.link_token is not None:
+            _link.server().unregister(self.link_token)
+            self.link_token = None
+        for link in list(self.links.values()):
+            link.close()
+        self.links.clear()
 
     def housekeep(self) -> None:
         if not self.attached:
@@ -205,10 +216,52 @@ class Bridge:
 
     # -- sending to the browser --------------------------------------------------------------------
     def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        """To the view ``content["view"]`` names (over its link when up), else to every view: over
+        each link, and over the comm once if some view has no link (linked views ignore the comm)."""
+        view = content.get("view")
+        if view is not None:
+            link = self.links.get(view)
+            if link is not None:
+                link.send(content, buffers)
+            else:
+                self.send_comm(content, buffers)
+            return
+        for link in self.links.values():
+            link.send(content, buffers)
+        if not self.links or any(v not in self.links for v in self.views):
+            self.send_comm(content, buffers)
+
+    def send_comm(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         try:
             self.widget.send(content, buffers)
         except Exception:  # a closed comm must not break the session's loop
             log.debug("realtime-nb widget: send failed", exc_info=True)
+
+    # -- the fast path ---------------------------------------------------------------------------
+    async def on_link_request(self, view: str, rid: Any) -> None:
+        """Reply ``{port, token}`` for the view to connect to (``None``: no link, use the comm)."""
+        if not _link.link_enabled():
+            self.reply(view, rid, None)
+            return
+        try:
+            port = await _link.server().start()
+        except OSError as exc:
+            log.info("realtime-nb widget: no fast path (%s); the comm carries everything", exc)
+            self.reply(view, rid, None)
+            return
+        if self.link_token is None:
+            self.link_token = _link.server().register(self)
+        self.reply(view, rid, {"port": port, "token": self.link_token})
+
+    def link_opened(self, link: _link.Link) -> None:
+        old = self.links.get(link.view)
+        if old is not None:
+            old.close()
+        self.links[link.view] = link
+
+    def link_closed(self, link: _link.Link) -> None:
+        if self.links.get(link.view) is link:
+            del self.links[link.view]
 
     def reply(self, view: str, rid: Any, result: Any = None, error: str | None = None) -> None:
         if error is None:
@@ -243,7 +296,9 @@ class Bridge:
             return
         if view in self.views:
             self.views[view] = time.monotonic()
-        if mtype == "ready" or mtype == "claim":
+        if mtype == "link":
+            self.loop.create_task(self.on_link_request(view, content.get("id")))
+        elif mtype == "ready" or mtype == "claim":
             self.loop.create_task(self.on_claim(view, content.get("id"), mtype == "ready",
                                                 bool(content.get("force"))))
         elif mtype == "reply":
@@ -314,7 +369,7 @@ class Bridge:
         if self.ptt_held:
             self.ptt_samples += len(pcm)
         self.enqueue(lambda: self.session.aappend_audio(pcm))
-        self.schedule_flush()
+        self.schedule_flush(STREAM_FLUSH_S)
 
     def on_ptt(self, view: str, down: bool) -> None:
         if view != self.owner or self.widget.mode != "push_to_talk":
@@ -576,9 +631,17 @@ class Bridge:
             self.sync_from_config()  # show what the session really uses
 
     # -- transcript and event log ------------------------------------------------------------------
-    def schedule_flush(self) -> None:
-        if self.flush_handle is None and self.attached:
-            self.flush_handle = self.loop.call_later(FLUSH_S, self.flush)
+    def schedule_flush(self, delay: float = FLUSH_S) -> None:
+        """Flush within ``delay`` (a pending flush that comes sooner stays)."""
+        if not self.attached:
+            return
+        at = self.loop.time() + delay
+        if self.flush_handle is not None:
+            if self.flush_at <= at:
+                return
+            self.flush_handle.cancel()
+        self.flush_at = at
+        self.flush_handle = self.loop.call_at(at, self.flush)
 
     def flush(self) -> None:
         if self.flush_handle is not None:
@@ -670,7 +733,8 @@ class Bridge:
         return {"views": sorted(self.views), "owner": self.owner, "mic_chunks": self.mic_chunks,
                 "mic_samples": self.mic_samples, "audio_messages": self.audio_messages,
                 "received": dict(self.received), "forwarded": dict(self.forwarded),
-                "interrupts": self.interrupts, "truncates": list(self.truncates)}
+                "interrupts": self.interrupts, "truncates": list(self.truncates), "links": sorted(self.links),
+                "link_messages": {v: {"sent": k.sent, "received": k.received} for v, k in self.links.items()}}
 
 
 def run_on_loop(fn: Callable[[], Any]) -> Any:
