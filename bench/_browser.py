@@ -327,6 +327,26 @@ def _bench_flush(self, item, end=False):
         _bench["sent"].append((time.time() * 1000, item, self.forwarded.get(item, 0), self.pending_n[item]))
     return _bench_flush_audio(self, item, end)
 _rtb.Bridge.flush_audio = _bench_flush
+from realtime_nb import _link as _rtl
+_bench_decode = _rtl.decode_frame
+def _bench_decode_frame(frame):
+    content, buffers = _bench_decode(frame)
+    if content.get("type") == "audio":  # a mic message over the widget's link (not the comm)
+        _bench["mic"].append((time.time() * 1000, content.get("samples")))
+    return content, buffers
+_rtl.decode_frame = _bench_decode_frame
+_bench["link_sent"] = []
+_bench_link_write = _rtl.Link._write
+async def _bench_write(self):  # when each audio frame has been handed to the link's socket
+    send = self.ws.send
+    async def timed(frame):
+        await send(frame)
+        if isinstance(frame, bytes) and b'"type":"audio"' in frame[:200]:
+            c, b = _bench_decode(frame)
+            _bench["link_sent"].append((time.time() * 1000, c.get("item_id"), c.get("samples")))
+    self.ws.send = timed
+    return await _bench_link_write(self)
+_rtl.Link._write = _bench_write
 _bench["iopub"] = []
 from ipykernel import iostream as _rtios
 _bench_really_send = _rtios.IOPubThread._really_send
@@ -488,6 +508,10 @@ class WidgetPage:
 
     def debug(self) -> dict[str, Any]:
         return self.page.evaluate(_DEBUG_JS) or {}
+
+    def transport(self) -> str:
+        """"link" when the owner view talks to its kernel over the fast path, else "comm"."""
+        return str(self.page.locator(f"{ROOT_SEL}[data-owner=true]").first.get_attribute("data-link"))
 
     def _mic_button(self) -> Any:
         return self.page.locator(f"{ROOT_SEL} [data-testid=rtnb-mic-button]").first

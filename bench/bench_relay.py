@@ -8,9 +8,12 @@ for the replies), against one ``LocalServer`` at real-time pace (``--chunk-ms`` 
   the widget's own capture worklet (``js/capture.worklet.js``), sends ``input_audio_buffer.append``
   events over its own WebSocket, and plays the deltas with the widget's player worklet
   (``js/player.worklet.js``, same 100 ms pre-buffer), stopping it on ``speech_started`` as the widget does.
-- ``widget_nodelay``: ``s = rt.connect(); s.widget`` in JupyterLab with the package's TCP_NODELAY server
-  extension loaded (the default).
-- ``widget_nagle``: the same in a second JupyterLab whose config disables the extension
+- ``widget_link``: ``s = rt.connect(); s.widget`` in JupyterLab, as installed: the widget's messages
+  take its fast path (``realtime_nb/_link.py``, a loopback WebSocket from the page to the kernel's loop
+  thread); the package's TCP_NODELAY server extension is loaded.
+- ``widget_comm``: the same lab, the link turned off (``REALTIME_NB_LINK=0`` in the kernel): every
+  message is a Jupyter comm message (page → jupyter_server → ZMQ → kernel), TCP_NODELAY extension on.
+- ``widget_comm_nagle``: the comm path in a second JupyterLab whose config disables the extension
   (``jupyter server extension disable realtime_nb._jupyter_server_ext`` in its temporary config dir).
 
 The paths take turns (one at a time, ``--round-s`` each, the order rotating every round, ``--rounds``
@@ -78,8 +81,12 @@ from _common import parser, ratio, summary, table, write_result
 NAME = "bench_relay"
 GOAL_P50_MS = 1.0
 GOAL_P99_MS = 5.0
-PATHS = ("direct", "widget_nodelay", "widget_nagle")
-MODELS = {"direct": "bench-direct", "widget_nodelay": "bench-widget-nodelay", "widget_nagle": "bench-widget-nagle"}
+WIDGETS = ("widget_link", "widget_comm", "widget_comm_nagle")
+PATHS = ("direct", *WIDGETS)
+MODELS = {k: "bench-" + k.replace("_", "-") for k in PATHS}
+SETTINGS = {"widget_link": "", "widget_comm": "os.environ['REALTIME_NB_LINK'] = '0'", "widget_comm_nagle":
+            "os.environ['REALTIME_NB_LINK'] = '0'"}
+LAB_OF = {"widget_link": "nodelay", "widget_comm": "nodelay", "widget_comm_nagle": "nagle"}
 # Questions with room for the whole reply ("I heard N.N seconds of audio.", ~2 s) before the next one.
 MIC_SEGMENTS = [
     ("silence", 300), ("speech", "Hello, can you hear me?"),
@@ -136,6 +143,17 @@ def breakdown(kernel: dict[str, Any], rows: dict[str, list[list[Any]]], appends:
     kernel_to_player = latencies_out(kout, rows.get("push", []), off_w)
     out = {"browser_to_kernel_ms": summary(to_kernel), "kernel_to_server_ms": summary(to_server),
            "server_to_kernel_ms": summary(server_to_kernel), "kernel_to_player_ms": summary(kernel_to_player)}
+    ksent = [(float(t), str(item), int(o), int(n)) for t, item, o, n in kernel.get("sent", [])]
+    link_sent, link_offsets = [], defaultdict(int)
+    for t, item, n in kernel.get("link_sent", []):
+        link_sent.append((float(t), str(item), link_offsets[item], int(n)))
+        link_offsets[item] += int(n)
+    if ksent and link_sent:  # the widget's link: the bridge → its socket → the page
+        out["out: kernel bridge receives -> sends to view"] = summary(
+            latencies_out(kout, [["s", item, o, n, t] for t, item, o, n in ksent], 0.0))
+        out["out: kernel sends -> link socket write"] = summary(
+            latencies_out(ksent, [["l", item, o, n, t] for t, item, o, n in link_sent], 0.0))
+        out["out: link socket write -> page handler"] = summary(latencies_out(link_sent, rows.get("in", []), off_page))
     if rows.get("ws_out") and rows.get("ws_in"):  # split at the browser's kernel WebSocket
         ws_out = [(at + off_page, int(o), int(n)) for _k, o, n, at in rows["ws_out"]]
         w_starts, w_lens = [r[1] for r in ws_out], [r[2] for r in ws_out]
@@ -151,7 +169,6 @@ def breakdown(kernel: dict[str, Any], rows: dict[str, list[list[Any]]], appends:
         out["mic: capture worklet -> page socket send"] = summary(post_to_socket)
         out["mic: page socket -> kernel comm handler"] = summary(socket_to_kernel)
         out["out: kernel bridge -> page socket arrival"] = summary(latencies_out(kout, rows["ws_in"], off_page))
-        ksent = [(float(t), str(item), int(o), int(n)) for t, item, o, n in kernel.get("sent", [])]
         if ksent:
             out["out: kernel bridge receives -> sends to view"] = summary(
                 latencies_out(kout, [["s", item, o, n, t] for t, item, o, n in ksent], 0.0))
@@ -228,8 +245,8 @@ def main() -> int:
     audio_info: dict[str, Any] = {}
     with rec.install(), LocalServer(port=0, pace="realtime", chunk_ms=args.chunk_ms) as server, \
             TimeServer() as timesrv, StaticServer(home / "direct") as static:
-        labs = {"widget_nodelay": make_lab(home / "lab-nodelay", server.url, nodelay=True, probe=True),
-                "widget_nagle": make_lab(home / "lab-nagle", server.url, nodelay=False, probe=True)}
+        labs = {"nodelay": make_lab(home / "lab-nodelay", server.url, nodelay=True, probe=True),
+                "nagle": make_lab(home / "lab-nagle", server.url, nodelay=False, probe=True)}
         start_labs(list(labs.values()))
         nodelay = {k: nodelay_state(lab) for k, lab in labs.items()}
         print(f"labs up ({time.monotonic() - t_start:.1f} s): TCP_NODELAY extension {nodelay}", flush=True)
@@ -237,19 +254,22 @@ def main() -> int:
             with sync_playwright() as pw:
                 browser = launch_browser(pw, mic.path)
                 pages: dict[str, Any] = {
-                    k: WidgetPage(browser, lab, f"relay_{k}.ipynb", MODELS[k], settings="w.autostart = False",
-                               ws_trace=True)
-                    for k, lab in labs.items()}
+                    k: WidgetPage(browser, labs[LAB_OF[k]], f"relay_{k}.ipynb", MODELS[k],
+                                  settings=f"w.autostart = False\n{SETTINGS[k]}", ws_trace=True)
+                    for k in WIDGETS}
                 for w in pages.values():
                     w.navigate()
                 direct = DirectPage(browser, home / "direct", static)
                 audio_info["direct"] = direct.open(server.url, MODELS["direct"])
                 pages["direct"] = direct
-                for w in (pages["widget_nodelay"], pages["widget_nagle"]):
-                    w.wait_open()
-                    w.start_setup()
-                for w in (pages["widget_nodelay"], pages["widget_nagle"]):
-                    w.finish_setup()
+                for k in WIDGETS:
+                    pages[k].wait_open()
+                    pages[k].start_setup()
+                for k in WIDGETS:
+                    pages[k].finish_setup()
+                transports = {k: pages[k].transport() for k in WIDGETS}
+                if transports != {"widget_link": "link", "widget_comm": "comm", "widget_comm_nagle": "comm"}:
+                    raise RuntimeError(f"the widgets do not use the paths they should: {transports}")
                 for k in PATHS:
                     clocks[k] = calibrate(pages[k].page, timesrv.url)
                 print(f"pages ready ({time.monotonic() - t_start:.1f} s); clock offsets (ms): "
@@ -257,7 +277,7 @@ def main() -> int:
                       flush=True)
 
                 for r in range(rounds):
-                    order = PATHS[r % 3:] + PATHS[:r % 3]
+                    order = PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]
                     for k in order:
                         page = pages[k]
                         page.drain()
@@ -278,24 +298,28 @@ def main() -> int:
                         windows[k].append((t0, now_ms()))
                         print(f"round {r + 1}/{rounds} {k}: {len(rows[k])} trace rows", flush=True)
 
+                for k in PATHS:
+                    (t0, t1), = windows[k][:1]
+                    lag = pages[k].page.evaluate("([t0, t1]) => { const a = window.__lag.filter(r => r[0] >= t0 && r[0] < t1).map(r => r[1]).sort((x, y) => x - y); return [a.length, a[a.length>>1], a[Math.floor(a.length*0.9)], a[Math.floor(a.length*0.99)]]; }", [t0, t1])
+                    print("LAG", k, lag, flush=True)
                 for k in PATHS:  # the clock again: drift over the run
                     again = calibrate(pages[k].page, timesrv.url)
                     clocks[k]["offset_end_ms"] = again["offset_ms"]
-                for k in ("widget_nodelay", "widget_nagle"):
+                for k in WIDGETS:
                     kernel[k] = pages[k].dump_kernel()
                     audio_info[k] = pages[k].page.evaluate(
                         "() => { const e = document.querySelector('[data-testid=rtnb-root]').__rtnbEngine;"
                         " return {sampleRate: e.ctx.sampleRate, baseLatency: e.ctx.baseLatency,"
                         " outputLatency: e.ctx.outputLatency}; }")
                 direct_stats = direct.stats()
-                ws_protocols = {k: pages[k].ws_protocols for k in ("widget_nodelay", "widget_nagle")}
+                ws_protocols = {k: pages[k].ws_protocols for k in WIDGETS}
                 for k in PATHS:
                     pages[k].close()
                 browser.close()
         finally:
             for lab in labs.values():
                 lab.stop()
-        server_probe = {k: server_probe_rows(lab.home / "server_probe.jsonl") for k, lab in labs.items()}
+        server_probe = {k: server_probe_rows(labs[LAB_OF[k]].home / "server_probe.jsonl") for k in WIDGETS}
 
     # -- analysis -------------------------------------------------------------------------------------
     results: dict[str, Any] = {}
@@ -334,7 +358,7 @@ def main() -> int:
 
     added: dict[str, Any] = {}
     ratios: dict[str, Any] = {}
-    for k in ("widget_nodelay", "widget_nagle"):
+    for k in WIDGETS:
         added[k], ratios[k] = {}, {}
         for m in METRICS:
             w, d = results[k][m], results["direct"][m]
@@ -369,6 +393,7 @@ def main() -> int:
                    "prebuffer_ms": 100, "mic_chunk_ms": 40, "mic_segments": MIC_SEGMENTS,
                    "elapsed_s": round(time.monotonic() - t_start, 1)},
         "nodelay_extension": nodelay,
+        "transports": transports,
         "clock": clocks,
         "audio": audio_info,
         "paths": results,

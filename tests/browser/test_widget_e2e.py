@@ -10,6 +10,10 @@ One notebook, hands-free server VAD, the looping fake-mic recording of ``conftes
   than what the kernel and the browser had received of that item,
 - and no ``error`` event appears anywhere (kernel log, server replies, widget).
 
+It runs twice: over the widget's fast path (``transport="link"``: a loopback WebSocket from the page to
+the kernel's loop thread, the default) and with it turned off (``REALTIME_NB_LINK=0``: every message a
+Jupyter comm message), and checks which one the widget used.
+
 The browser side is read through the widget's debug hooks (``window.__realtime_nb_debug[key].owner``) and
 its ``data-testid`` DOM; the kernel side through a later cell that prints a JSON summary.
 """
@@ -65,18 +69,24 @@ def _status(nb) -> str:
     return nb.page.locator(ROOT).first.get_attribute("data-status") or ""
 
 
-def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
-    spy = rt_server.spy
+@pytest.mark.parametrize("transport", ["link", "comm"])
+def test_hands_free_conversation_with_barge_in(open_notebook, rt_server, transport):
+    spy = rt_server.spy  # shared by both runs: count only what this one adds
+    appends0 = sum(spy.appends.values())
+    truncates0 = len(spy.of_type("conversation.item.truncate"))
     t0 = time.monotonic()
-    nb = open_notebook("e2e_widget.ipynb", [SETUP, SUMMARY])
+    env = "import os\nos.environ['REALTIME_NB_LINK'] = '0'\n" if transport == "comm" else ""
+    nb = open_notebook(f"e2e_widget_{transport}.ipynb", [env + SETUP, SUMMARY])
     nb.run_cell_and_wait(0, timeout=60)
     nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
+    assert nb.page.locator(ROOT).first.get_attribute("data-link") == transport
     nb.screenshot("e2e-initial", show=ROOT)
     nb.screenshot("e2e-initial-widget", element=ROOT)
 
     # Mic audio flows to the kernel and on to the server.
     nb.wait_until(lambda: _debug(nb).get("micChunksSent", 0) > 5, 20, "the widget sends mic chunks")
-    nb.wait_until(lambda: sum(spy.appends.values()) > 5, 20, "the server receives input_audio_buffer.append")
+    nb.wait_until(lambda: sum(spy.appends.values()) > appends0 + 5, 20,
+                  "the server receives input_audio_buffer.append")
 
     # The user speaks (server VAD), then the first reply plays.
     nb.wait_until(lambda: _status(nb) == "user_speaking", 20, "the status pill shows the user speaking")
@@ -88,7 +98,8 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
 
     # Barge-in: the third utterance interrupts the reply to the second.
     nb.wait_until(lambda: _debug(nb).get("truncates", 0) >= 1, 45, "a barge-in truncates the reply being played")
-    nb.wait_until(lambda: spy.of_type("conversation.item.truncate"), 10, "the server receives the truncate")
+    nb.wait_until(lambda: len(spy.of_type("conversation.item.truncate")) > truncates0, 10,
+                  "the server receives the truncate")
     nb.wait_until(lambda: nb.page.locator(f"{ROOT} [data-truncated]").count() > 0, 10,
                   "the transcript marks where the reply was cut")
     nb.screenshot("e2e-after-barge-in", element=ROOT)
@@ -116,7 +127,7 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
 
     # 1. The kernel received mic audio and forwarded it.
     assert summary["sent"].get("input_audio_buffer.append", 0) > 0, summary["sent"]
-    assert sum(spy.appends.values()) > 0
+    assert sum(spy.appends.values()) > appends0
     # 2. Server VAD events arrived.
     for kind in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "response.done"):
         assert summary["received"].get(kind, 0) > 0, (kind, summary["received"])
@@ -124,7 +135,7 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server):
     played = dbg["samplesPlayed"]
     assert sum(played.values()) > 0, dbg
     # 4. Every truncate stays within what was received, and matches what the player reported as played.
-    truncates = spy.of_type("conversation.item.truncate")
+    truncates = spy.of_type("conversation.item.truncate")[truncates0:]
     assert truncates
     for t in truncates:
         item, end_ms = t["item_id"], t["audio_end_ms"]
