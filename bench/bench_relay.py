@@ -298,10 +298,6 @@ def main() -> int:
                         windows[k].append((t0, now_ms()))
                         print(f"round {r + 1}/{rounds} {k}: {len(rows[k])} trace rows", flush=True)
 
-                for k in PATHS:
-                    (t0, t1), = windows[k][:1]
-                    lag = pages[k].page.evaluate("([t0, t1]) => { const a = window.__lag.filter(r => r[0] >= t0 && r[0] < t1).map(r => r[1]).sort((x, y) => x - y); return [a.length, a[a.length>>1], a[Math.floor(a.length*0.9)], a[Math.floor(a.length*0.99)]]; }", [t0, t1])
-                    print("LAG", k, lag, flush=True)
                 for k in PATHS:  # the clock again: drift over the run
                     again = calibrate(pages[k].page, timesrv.url)
                     clocks[k]["offset_end_ms"] = again["offset_ms"]
