@@ -3,8 +3,12 @@
 **Setup.** JupyterLab (with the package's TCP_NODELAY extension), one notebook running
 ``s = rt.connect(); s.widget`` hands-free against a ``LocalServer`` streaming replies at real-time pace;
 Chromium's fake microphone loops a recording of questions with pauses for the ~2 s replies, so the
-kernel relays mic audio to the server all the time (25 messages/s) and reply audio back (10 deltas/s
+kernel relays mic audio to the server all the time (25 messages/s) and reply audio back (25 deltas/s
 while the assistant speaks), plus the transcript and event-log updates the widget shows.
+``--transport link`` (default) is the widget as installed: its messages take the fast path
+(``realtime_nb/_link.py``, a loopback WebSocket to the kernel's loop thread); ``--transport comm``
+turns it off (``REALTIME_NB_LINK=0``), so every message is a Jupyter comm message through the kernel's
+shell channel, as before the fast path existed.
 
 **Measured.** The kernel process's CPU time (user + system, all threads, from ``/proc/<pid>/stat``; the
 kernel prints its ``os.getpid()``), over windows that alternate:
@@ -20,7 +24,7 @@ server process's CPU over the same windows, for context.
 
 Goal: <= 2 ms of kernel CPU per second of duplex audio.
 
-Run: ``python bench/bench_kernel_cpu.py [--quick] [--pairs N] [--window-s S]``.
+Run: ``python bench/bench_kernel_cpu.py [--quick] [--pairs N] [--window-s S] [--transport link|comm]``.
 Writes bench/results/bench_kernel_cpu.json.
 """
 
@@ -89,6 +93,8 @@ def main() -> int:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--pairs", type=int, default=None, help="duplex/idle window pairs (default 5; quick 1)")
     p.add_argument("--window-s", type=float, default=None, help="seconds per window (default 20; quick 8)")
+    p.add_argument("--transport", choices=("link", "comm"), default="link",
+                   help="the widget's fast path (default) or comm messages only")
     args = p.parse_args()
     pairs = args.pairs or (1 if args.quick else 5)
     window_s = args.window_s or (8.0 if args.quick else 20.0)
@@ -114,12 +120,17 @@ def main() -> int:
         try:
             with sync_playwright() as pw:
                 browser = launch_browser(pw, mic.path)
-                w = WidgetPage(browser, lab, "kernel_cpu.ipynb", MODEL, probe=False, settings="w.autostart = False",
-                               ws_trace=True)
+                settings = "w.autostart = False"
+                if args.transport == "comm":
+                    settings += "\nos.environ['REALTIME_NB_LINK'] = '0'"
+                w = WidgetPage(browser, lab, "kernel_cpu.ipynb", MODEL, probe=False, settings=settings, ws_trace=True)
                 w.navigate()
                 w.wait_open()
                 w.start_setup()
                 w.finish_setup()
+                transport = w.transport()
+                if transport != args.transport:
+                    raise RuntimeError(f"the widget uses the {transport}, not the {args.transport}")
                 pid = w.pid
                 assert pid is not None, "the setup cell did not print the kernel's pid"
                 lab_pid = lab.proc.pid if lab.proc is not None else None
@@ -206,7 +217,7 @@ def main() -> int:
          summary(lab_per_s["duplex"])["max"]],
         ["JupyterLab server, idle", len(lab_per_s["idle"]), summary(lab_per_s["idle"])["median"],
          summary(lab_per_s["idle"])["max"]],
-    ], title=f"Kernel CPU, {pairs} pair(s) of {window_s:g} s windows "
+    ], title=f"Kernel CPU over the {args.transport}, {pairs} pair(s) of {window_s:g} s windows "
              f"(goal <= {GOAL_MS_PER_S:g} ms per s of duplex audio)")
     print()
     table(["kernel thread", "duplex ms/s", "idle ms/s"],
@@ -214,7 +225,7 @@ def main() -> int:
           title="By thread (medians)")
     print()
     table(["kernel messages on the page's socket (duplex)", "per s"], [[k, v] for k, v in msg_rates.items()],
-          title=f"{msgs_per_s:.0f} kernel messages/s through JupyterLab during duplex: "
+          title=f"{msgs_per_s:.0f} comm messages/s through JupyterLab during duplex ({args.transport}): "
                 f"{summary(net)['median'] * 1000 / msgs_per_s if msgs_per_s else math.nan:.0f} us of kernel CPU each")
     ratios = {"duplex_vs_idle": ratio(d["median"], i_["median"])}
     print(f"\nduplex / idle: x{ratios['duplex_vs_idle']:.2f}")
@@ -222,6 +233,7 @@ def main() -> int:
         "config": {"quick": args.quick, "pairs": pairs, "window_s": window_s, "mic_segments": MIC_SEGMENTS,
                    "elapsed_s": round(time.monotonic() - t_start, 1)},
         "nodelay_extension": nodelay,
+        "transport": args.transport,
         "windows": windows,
         "kernel_cpu_ms_per_s": {"duplex": d, "idle": i_, "net": summary(net),
                                 "per_mic_audio_s": summary(per_mic_s), "per_duplex_audio_s": summary(per_audio_s)},

@@ -7,11 +7,18 @@ The browser captures the mic and plays the model's voice; the kernel only relays
 Synced traits hold UI state only — they are saved into the notebook — never a key or any audio:
 audio travels as binary custom messages, the transcript and event log as custom messages too.
 
+Transport: a view first asks for the kernel's **link** (``_link``): a loopback WebSocket that ends on the
+session's loop thread, skipping jupyter_server, ZMQ and the kernel's shell thread (about 5x less kernel
+CPU and a few ms less delay per message; ``bench/``). When the page is served from this machine the
+view connects to it and every message below then travels over it; otherwise (a remote server, VS Code,
+``REALTIME_NB_LINK=0``) they are custom comm messages. Either way the messages are the same.
+
 Kernel ↔ browser messages (``content["type"]``; the JS side is ``js/comm.js``):
 
 ========================  ==========  ======================================================================
 type                      direction   meaning
 ========================  ==========  ======================================================================
+``link`` (request)        JS → K      (over the comm) reply ``{port, token}`` of the kernel's link, or null
 ``ready`` (request)       JS → K      a view rendered; reply ``{owner, owner_view, snapshot}``
 ``claim`` (request)       JS → K      take audio (``force``: even from a live owner); reply ``{owner}``
 ``audio`` + 1 buffer      JS → K      mic PCM16 24 kHz mono, ≥ 40 ms
