@@ -637,3 +637,20 @@ def test_session_displays_as_its_widget_in_a_kernel(session, monkeypatch):
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == session.widget.model_id
     assert data["text/plain"] == repr(session)
     session.widget.close()
+
+
+def test_mic_alone_updates_the_event_log_a_few_times_a_second(session, browser):
+    """The mic's appends only bump a counter in the event log: they flush every 250 ms, not every 40."""
+    browser.ready("v")
+    settle()
+    before = len(browser.comm.custom("update"))
+    silence = np.zeros(960, dtype=np.int16).tobytes()
+    for i in range(25):                                              # 1 s of mic audio, 40 ms at a time
+        browser.deliver({"type": "audio", "view": "v", "seq": i}, [silence])
+        time.sleep(0.04)
+    wait_for(lambda: w_stats(browser)["mic_chunks"] == 25)
+    time.sleep(wb.STREAM_FLUSH_S + 0.1)
+    updates = [c for c, _ in browser.comm.custom("update")[before:]]
+    assert 2 <= len(updates) <= 8, len(updates)
+    rows = [r for u in updates for r in u.get("events", []) if r[2] == "input_audio_buffer.append"]
+    assert sum(r[6] for r in rows) == 25                             # every append is counted
