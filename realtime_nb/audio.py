@@ -11,7 +11,8 @@ from that representation:
 - ``b64*`` exist only for the JSON wire boundary;
 - ``read_wav`` / ``write_wav`` parse RIFF themselves, because the stdlib ``wave`` rejects float WAVs.
 
-Only numpy and the standard library are used, and every function is vectorized.
+Only numpy and the standard library are used (plus ``pybase64``'s SIMD codec for base64 when it is
+installed, the stdlib otherwise), and every function is vectorized.
 
 >>> pcm = to_pcm16(np.zeros(480, dtype=np.float32), sample_rate=48000)
 >>> pcm.dtype, pcm.shape
@@ -31,6 +32,11 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 import numpy.typing as npt
+
+try:  # SIMD base64, ~15x the stdlib on a 100 ms audio delta; same strictness (see b64decode)
+    import pybase64 as _pybase64
+except ImportError:  # pragma: no cover - a declared dependency; the stdlib keeps everything working
+    _pybase64 = None  # type: ignore[assignment]
 
 __all__ = [
     "SAMPLE_RATE",
@@ -462,30 +468,53 @@ def b64encode(data: bytes) -> str:
     """Base64-encode bytes to an ASCII str (standard alphabet, padded)."""
     if not isinstance(data, _BYTES_LIKE):
         raise TypeError(f"b64encode expects bytes, got {type(data).__name__}")
+    if _pybase64 is not None:
+        return _pybase64.b64encode_as_string(bytes(data))
     return base64.b64encode(bytes(data)).decode("ascii")
 
 
-def b64decode(s: str | bytes) -> bytes:
-    """Strictly decode standard base64; raise ``ValueError`` on anything else (incl. whitespace)."""
+def _b64decode(s: str | bytes) -> bytes | bytearray:
+    """``b64decode`` without the copy to ``bytes`` (pybase64 decodes into a ``bytearray``)."""
     if isinstance(s, str):
         if not s.isascii():
             raise ValueError("invalid base64: contains non-ASCII characters")
     elif not isinstance(s, _BYTES_LIKE):
         raise TypeError(f"b64decode expects str or bytes, got {type(s).__name__}")
     try:
+        if _pybase64 is not None:
+            # validate=True: only the alphabet and final padding, no whitespace (as binascii's strict mode)
+            return _pybase64.b64decode_as_bytearray(s, validate=True)
         return base64.b64decode(s, validate=True)
     except binascii.Error as exc:
         raise ValueError(f"invalid base64 ({exc})") from None
 
 
+def b64decode(s: str | bytes) -> bytes:
+    """Strictly decode standard base64; raise ``ValueError`` on anything else (incl. whitespace)."""
+    raw = _b64decode(s)
+    return raw if isinstance(raw, bytes) else bytes(raw)
+
+
 def b64encode_pcm16(pcm16: Any) -> str:
     """Base64 of 16-bit little-endian PCM, for ``audio/pcm`` wire payloads."""
-    return b64encode(_coerce_pcm16(pcm16).astype("<i2").tobytes())
+    pcm = np.ascontiguousarray(_coerce_pcm16(pcm16), dtype="<i2")
+    if _pybase64 is not None:
+        return _pybase64.b64encode_as_string(pcm.data)  # reads the array's memory: no bytes copy
+    return b64encode(pcm.tobytes())
 
 
 def b64decode_pcm16(s: str) -> Int16Array:
-    """Decode a base64 ``audio/pcm`` payload to int16 samples."""
-    return _pcm16_from_bytes(b64decode(s))
+    """Decode a base64 ``audio/pcm`` payload to int16 samples (a new, writable array)."""
+    raw = _b64decode(s)
+    if isinstance(raw, bytearray) and _NATIVE_I16_IS_LE:
+        if len(raw) % 2:
+            raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(raw)}")
+        return np.frombuffer(raw, _I16)  # the fresh bytearray is the array's own memory
+    return _pcm16_from_bytes(raw)
+
+
+_I16 = np.dtype(np.int16)  # the dtype object: numpy resolves ``np.int16`` (the type) on every call
+_NATIVE_I16_IS_LE = _I16.byteorder == "=" and np.little_endian
 
 
 # --- WAV -----------------------------------------------------------------------------------------

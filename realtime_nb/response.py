@@ -17,7 +17,6 @@ to the end of the chain; ``s.say(...)`` returns that final response by default.
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import os
 import threading
@@ -309,7 +308,7 @@ class Response:
                          f"({html.escape(str(call['arguments']))}) → {html.escape(str(call['output']))}</small></div>")
         pcm = self.audio if self.done else _EMPTY
         if len(pcm):
-            b64 = base64.b64encode(_audio.wav_bytes(pcm)).decode("ascii")
+            b64 = _audio.b64encode(_audio.wav_bytes(pcm))
             parts.append(f"<audio controls src='data:audio/wav;base64,{b64}'></audio>")
         parts.append("</div>")
         return "".join(parts)

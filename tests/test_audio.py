@@ -317,17 +317,55 @@ def test_b64_helpers():
     assert audio.b64decode_pcm16("AQD//w==").tolist() == [1, -1]
 
 
-@pytest.mark.parametrize("bad", ["AAE", "A#E=", "AAE=\n", "ñAAA", "====", "AA=A"])
-def test_b64decode_rejects_invalid(bad):
+@pytest.fixture(params=["pybase64", "stdlib"])
+def b64_backend(request, monkeypatch):
+    """Run a test with pybase64 (the dependency) and with the stdlib fallback used when it is missing."""
+    if request.param == "stdlib":
+        monkeypatch.setattr(audio, "_pybase64", None)
+    return request.param
+
+
+def test_pybase64_is_the_backend():
+    assert audio._pybase64 is not None, "pybase64 is a dependency: the receive path decodes audio with it"
+
+
+_INVALID_B64 = ["AAE", "A#E=", "AAE=\n", "ñAAA", "====", "AA=A", " AAE=", "AA\tE=", "AAE=AAAA", "AA-_", "AAE=\x00",
+                "AAECAw==\r\n", "AAEC\nAw=="]
+
+
+@pytest.mark.parametrize("bad", _INVALID_B64)
+def test_b64decode_rejects_invalid(bad, b64_backend):
     with pytest.raises(ValueError, match="invalid base64"):
         audio.b64decode(bad)
+    with pytest.raises(ValueError, match="invalid base64"):
+        audio.b64decode(bad.encode("utf-8"))
+    with pytest.raises(ValueError, match="invalid base64"):
+        audio.b64decode_pcm16(bad)
 
 
-def test_b64decode_pcm16_rejects_odd_bytes_and_b64encode_rejects_str():
+def test_b64_helpers_on_both_backends(b64_backend):
+    assert audio.b64encode(b"\x00\x01") == "AAE=" == audio.b64encode(bytearray(b"\x00\x01"))
+    assert audio.b64encode(memoryview(b"abc")) == "YWJj"
+    assert audio.b64decode("AAE=") == b"\x00\x01" == audio.b64decode(b"AAE=")
+    assert type(audio.b64decode("AAE=")) is bytes and audio.b64decode("") == b""
+    x = np.array([1, -1, 300, -32768, 32767], np.int16)
+    s = audio.b64encode_pcm16(x)
+    assert s == audio.b64encode(x.astype("<i2").tobytes())
+    assert audio.b64encode_pcm16(x[::2]) == audio.b64encode(x[::2].astype("<i2").tobytes())  # strided
+    assert audio.b64encode_pcm16(x.astype(">i2")) == s  # big-endian input: still little-endian on the wire
+    pcm = audio.b64decode_pcm16(s)
+    assert pcm.dtype == np.int16 and pcm.flags.writeable and pcm.tolist() == x.tolist()
+    pcm[0] = 7  # a new array: writing to it changes nothing else
+    assert audio.b64decode_pcm16(s)[0] == 1
+
+
+def test_b64decode_pcm16_rejects_odd_bytes_and_b64encode_rejects_str(b64_backend):
     with pytest.raises(ValueError, match="even number of bytes"):
         audio.b64decode_pcm16("AAAA")  # 3 bytes
     with pytest.raises(TypeError):
         audio.b64encode("text")
+    with pytest.raises(TypeError):
+        audio.b64decode(123)
 
 
 @settings(max_examples=200, deadline=None)
