@@ -186,6 +186,48 @@ def test_audio_delta_with_predecoded_pcm_and_pcmu_session() -> None:
     np.testing.assert_array_equal(s.item_audio("i")[:480], given_pcm)
 
 
+
+def test_state_shares_nothing_with_the_events_or_pcm_it_was_given() -> None:
+    """Handlers get the event after the reducer; whatever they change must not reach the stored state."""
+    s = ConversationState(strict=True)
+    events = [*user_text("item_u", "Hello?"),
+              *text_response("resp_1", "item_a", ["Hi"], prev="item_u", metadata={"topic": ["a"]}), RATE_LIMITS]
+    s.apply({"type": "session.created", "session": {"type": "realtime", "audio": {"output": {"voice": "alloy"}}}})
+    run(s, events)
+    loc = {"response_id": "resp_1", "item_id": "item_a", "output_index": 0, "content_index": 0}
+    given_pcm = ramp(480)
+    s.apply({"type": "response.output_audio.delta", **loc, "delta": ""}, pcm=given_pcm)
+    before = (s.conversation.snapshot(), copy.deepcopy(s.responses["resp_1"].raw), s.rate_limits,
+              s.responses["resp_1"].metadata, s.responses["resp_1"].usage, s.item_audio("item_a").copy())
+    def wreck(value: Any) -> None:  # what a careless handler might do, all the way down
+        for v in list(value.values() if isinstance(value, dict) else value):
+            if isinstance(v, (dict, list)):
+                wreck(v)
+        value.clear()
+
+    for ev in events:
+        wreck({k: v for k, v in ev.items() if k != "type"})
+    given_pcm[:] = 0
+    after = (s.conversation.snapshot(), s.responses["resp_1"].raw, s.rate_limits,
+             s.responses["resp_1"].metadata, s.responses["resp_1"].usage, s.item_audio("item_a"))
+    assert after[:5] == before[:5] and after[0][1]["content"][0]["text"] == "Hi"
+    np.testing.assert_array_equal(after[5], before[5])
+    assert after[5].any()
+
+
+def test_response_audio_is_a_new_array() -> None:
+    s = ConversationState(strict=True)
+    loc = {"response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0}
+    s.apply({"type": "response.created", "response": response_obj("r")})
+    for k in range(3):
+        s.apply({"type": "response.output_audio.delta", **loc, "delta": b64encode_pcm16(ramp(240, k * 240))})
+    pcm = s.responses["r"].audio_pcm(s.conversation)
+    np.testing.assert_array_equal(pcm, ramp(720))
+    pcm[:] = 0  # the caller's to change
+    np.testing.assert_array_equal(s.item_audio("i"), ramp(720))
+    assert not np.shares_memory(s.responses["r"].audio_pcm(s.conversation), s.item_audio("i"))
+
+
 # -- client input audio ---------------------------------------------------------------------------------
 
 def test_input_buffer_vad_slice_manual_commit_and_clear() -> None:

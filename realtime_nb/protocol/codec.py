@@ -1,18 +1,56 @@
-"""JSON codec for Realtime frames: one JSON object per text frame, both ways."""
+"""JSON codec for Realtime frames: one JSON object per text frame, both ways; ``clone`` copies JSON values."""
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .errors import EventError
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# What ``json.loads`` runs on a str once it has checked for a BOM and skipped leading whitespace.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def encode(event: dict[str, Any]) -> str:
     """Serialize one event for a text frame."""
     return _encoder.encode(event)
+
+
+_T = TypeVar("_T")
+_ATOMIC = frozenset({str, int, float, bool, type(None)})  # immutable JSON leaves: shared, not copied
+
+
+def clone(value: _T) -> _T:
+    """A deep copy of a JSON value: new dicts and lists all the way down, the immutable leaves shared.
+
+    What ``copy.deepcopy`` returns for a decoded JSON tree, ~5x faster (no memo, no dispatch per
+    leaf). Anything else inside (a tuple, a numpy array, a dict subclass) goes through ``copy.deepcopy``,
+    and so does a value holding itself (which JSON cannot express).
+
+    >>> event = {"type": "response.done", "response": {"output": [{"id": "item_1"}]}}
+    >>> copied = clone(event)
+    >>> copied == event, copied["response"]["output"][0] is event["response"]["output"][0]
+    (True, False)
+    """
+    try:
+        copied: _T = _clone(value)
+    except RecursionError:  # a cycle: deepcopy's memo reproduces it
+        return copy.deepcopy(value)
+    return copied
+
+
+def _clone(value: Any) -> Any:
+    cls = type(value)
+    if cls is dict:
+        return {k: v if type(v) in _ATOMIC else _clone(v) for k, v in value.items()}
+    if cls is list:
+        return [v if type(v) in _ATOMIC else _clone(v) for v in value]
+    if cls in _ATOMIC:
+        return value
+    return copy.deepcopy(value)
 
 
 def decode(frame: str | bytes) -> dict[str, Any]:
@@ -21,6 +59,14 @@ def decode(frame: str | bytes) -> dict[str, Any]:
     Raises ``EventError`` with the codes the service uses: ``invalid_event`` for a binary frame,
     ``invalid_json`` for text that is not a JSON object.
     """
+    if type(frame) is str:  # the usual frame: the C scanner straight away (json.loads adds ~1 µs around it)
+        try:
+            value, end = _scan_once(frame, 0)
+        except Exception:  # json.loads below raises the proper error (or accepts, e.g. leading spaces)
+            pass
+        else:
+            if end == len(frame) and type(value) is dict:
+                return value
     if isinstance(frame, (bytes, bytearray, memoryview)):
         raise EventError(
             "invalid_event",

@@ -7,12 +7,13 @@ order the server reports (``previous_item_id`` chains), kept in a list plus an i
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from .codec import clone
 
 PCM = npt.NDArray[np.int16]
 _EMPTY: PCM = np.zeros(0, dtype=np.int16)
@@ -92,7 +93,7 @@ class Conversation:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Deep copies of all items in order (safe to hand to users)."""
-        return [copy.deepcopy(self._items[i]) for i in self._order]
+        return [clone(self._items[i]) for i in self._order]
 
     # -- audio -------------------------------------------------------------------------------------
     def append_audio(self, item_id: str, pcm: PCM) -> None:
@@ -115,6 +116,10 @@ class Conversation:
             self._audio[item_id] = [joined]
             return joined
         return chunks[0]
+
+    def audio_chunks(self, item_id: str) -> list[PCM]:
+        """The item's audio as the chunks it arrived in (a new list; the arrays are the stored ones)."""
+        return list(self._audio.get(item_id) or ())
 
     def audio_samples(self, item_id: str) -> int:
         return self._audio_len.get(item_id, 0)

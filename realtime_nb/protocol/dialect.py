@@ -30,10 +30,11 @@ Rules worth knowing:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .codec import clone
 
 __all__ = [
     "BETA_TO_GA_EVENT",
@@ -108,8 +109,8 @@ _FORMAT_TO_BETA: dict[str, str] = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ula
 
 def _format_to_ga(value: Any) -> Any:
     if isinstance(value, str) and value in _FORMAT_TO_GA:
-        return copy.deepcopy(_FORMAT_TO_GA[value])
-    return copy.deepcopy(value)
+        return clone(_FORMAT_TO_GA[value])
+    return clone(value)
 
 
 def _format_to_beta(value: Any) -> Any:
@@ -118,24 +119,24 @@ def _format_to_beta(value: Any) -> Any:
         rate_ok = value.get("rate", 24000) == 24000 if value["type"] == "audio/pcm" else "rate" not in value
         if not extra and rate_ok:
             return _FORMAT_TO_BETA[value["type"]]
-    return copy.deepcopy(value)  # no beta spelling (e.g. another rate): keep the object
+    return clone(value)  # no beta spelling (e.g. another rate): keep the object
 
 
 def _modalities_to_ga(value: Any) -> Any:
     # Beta allowed text+audio together; GA's audio mode always carries a transcript, so that is "audio".
     if isinstance(value, list) and value and all(m in ("text", "audio") for m in value):
         return ["audio"] if "audio" in value else ["text"]
-    return copy.deepcopy(value)
+    return clone(value)
 
 
 def _modalities_to_beta(value: Any) -> Any:
     if value == ["audio"]:
         return ["text", "audio"]
-    return copy.deepcopy(value)
+    return clone(value)
 
 
 def _same(value: Any) -> Any:
-    return copy.deepcopy(value)
+    return clone(value)
 
 
 # -- field tables: beta key -> (GA path, to GA, to beta) -------------------------------------------
@@ -244,7 +245,7 @@ def _reorder(out: Obj, order: list[str]) -> Obj:
 
 
 def _moves_to_ga(obj: Obj, moves: dict[str, Move], drops: tuple[str, ...]) -> Translation:
-    out = {k: copy.deepcopy(v) for k, v in obj.items() if k not in moves and k not in drops}
+    out = {k: clone(v) for k, v in obj.items() if k not in moves and k not in drops}
     renamed: list[tuple[str, str]] = []
     dropped = [k for k in obj if k in drops]
     order: list[str] = []
@@ -263,7 +264,7 @@ def _moves_to_ga(obj: Obj, moves: dict[str, Move], drops: tuple[str, ...]) -> Tr
 
 
 def _moves_to_beta(obj: Obj, moves: dict[str, Move]) -> Obj:
-    out = copy.deepcopy(obj)
+    out = clone(obj)
     derived: dict[str, list[str]] = {}  # GA top-level key -> beta keys derived from it, in table order
     for key, (path, _, to_beta) in moves.items():
         value = _pop(out, path)
@@ -323,7 +324,7 @@ _CONTENT_TO_BETA = {v: k for k, v in _CONTENT_TO_GA.items()}
 
 
 def _retype_content(item: Obj, table: dict[str, str]) -> Obj:
-    out = copy.deepcopy(item)
+    out = clone(item)
     content = out.get("content")
     if out.get("role") == "assistant" and isinstance(content, list):
         for part in content:
@@ -359,8 +360,8 @@ def _is_beta_item(item: Any) -> bool:
 
 def _items(value: Any, convert: Callable[[Obj], Obj]) -> Any:
     if not isinstance(value, list):
-        return copy.deepcopy(value)
-    return [convert(i) if isinstance(i, dict) else copy.deepcopy(i) for i in value]
+        return clone(value)
+    return [convert(i) if isinstance(i, dict) else clone(i) for i in value]
 
 
 # -- response.create params ------------------------------------------------------------------------
@@ -431,10 +432,7 @@ def response_object_to_ga(resp: Obj) -> Obj:
 
 def _with(event: Obj, key: str, convert: Callable[[Obj], Obj]) -> Obj:
     """A deep copy of ``event`` with ``event[key]`` converted, when it is a dict."""
-    out = copy.deepcopy(event)
-    if isinstance(event.get(key), dict):
-        out[key] = convert(event[key])
-    return out
+    return {k: convert(v) if k == key and isinstance(v, dict) else clone(v) for k, v in event.items()}
 
 
 def client_event_to_ga(event: Obj) -> Obj:
@@ -455,7 +453,7 @@ def client_event_to_ga(event: Obj) -> Obj:
         return _with(event, "response", response_params_to_ga)
     if etype == "conversation.item.create":
         return _with(event, "item", item_to_ga)
-    return copy.deepcopy(event)
+    return clone(event)
 
 
 _ITEM_EVENTS = ("response.output_item.added", "response.output_item.done", "conversation.item.retrieved")
@@ -482,7 +480,7 @@ def server_event_to_beta(event: Obj) -> list[Obj]:
     if etype == "conversation.item.added" or etype in _ITEM_EVENTS:
         out = _with(event, "item", item_to_beta)
     else:
-        out = copy.deepcopy(event)
+        out = clone(event)
     if isinstance(etype, str) and etype in GA_TO_BETA_EVENT:
         out["type"] = GA_TO_BETA_EVENT[etype]
     return [out]
@@ -508,7 +506,7 @@ def server_event_to_ga(event: Obj) -> Obj:
             or etype in _ITEM_EVENTS:
         out = _with(event, "item", item_to_ga)
     else:
-        out = copy.deepcopy(event)
+        out = clone(event)
     if isinstance(etype, str):
         out["type"] = ga_event_type(etype)
     return out

@@ -19,7 +19,6 @@ its item is patched in when the item arrives. Anything unexpected is noted in ``
 
 from __future__ import annotations
 
-import copy
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +28,17 @@ import numpy as np
 
 from realtime_nb import audio as _audio
 
+from .codec import clone
 from .conversation import PCM, Conversation
-from .dialect import _CONTENT_TO_GA, _RESPONSE_OBJECT_DROPS, _RESPONSE_OBJECT_MOVES, ga_event_type, server_event_to_ga
+from .dialect import (
+    _ALIASES,
+    _CONTENT_TO_GA,
+    _RESPONSE_OBJECT_DROPS,
+    _RESPONSE_OBJECT_MOVES,
+    BETA_TO_GA_EVENT,
+    ga_event_type,
+    server_event_to_ga,
+)
 
 __all__ = ["ConversationState", "ResponseState"]
 
@@ -57,7 +65,10 @@ _ITEM_SHAPED = frozenset({
     "response.output_item.added", "response.output_item.done",
 })
 _BETA_RESPONSE_KEYS = (*_RESPONSE_OBJECT_MOVES, *_RESPONSE_OBJECT_DROPS)
-_UNSET_INDEX = 1 << 30  # items whose output_index we have not seen sort last, in arrival order
+# The names ``ga_event_type`` changes (beta names, aliases): one set lookup per event instead of a call.
+_RENAMED = frozenset(name for name in (*BETA_TO_GA_EVENT, *_ALIASES) if ga_event_type(name) != name)
+_UNSET_INDEX = 1 << 30
+_I16 = np.dtype(np.int16)  # items whose output_index we have not seen sort last, in arrival order
 
 
 def _ga_item(item: Any) -> bool:
@@ -94,6 +105,9 @@ def _empty() -> PCM:
 
 def _pcm(chunk: Any) -> PCM:
     """A private int16 copy, so later changes to the caller's buffer cannot reach our state."""
+    if type(chunk) is np.ndarray and chunk.dtype is _I16 and chunk.ndim == 1:
+        copied: PCM = chunk.copy()  # the usual case (a decoded delta), at half the cost of np.array
+        return copied
     return np.array(chunk, dtype=np.int16).reshape(-1)
 
 
@@ -150,8 +164,8 @@ class ResponseState:
             if item_id in self.audio:
                 parts.extend(self.audio[item_id])
             elif conversation is not None:
-                parts.append(conversation.audio(item_id))
-        return np.concatenate(parts) if parts else _empty()
+                parts.extend(conversation.audio_chunks(item_id))
+        return np.concatenate(parts) if parts else _empty()  # always a new array, never a view of state
 
     def _register(self, item_id: str, output_index: Any) -> None:
         """Place ``item_id`` in ``output_item_ids`` (sorted by output_index)."""
@@ -198,7 +212,7 @@ class _InputTimeline:
 
 def _clean_item(item: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """A deep copy of ``item`` without base64 audio, plus the removed ``(part type, base64)`` pairs."""
-    clean = copy.deepcopy(item)
+    clean = clone(item)
     found: list[tuple[str, str]] = []
     for part in clean.get("content") or []:
         if isinstance(part, dict) and isinstance(part.get("audio"), str):
@@ -264,7 +278,7 @@ class ConversationState:
             self.unknown_types[repr(etype)] += 1
             return
         try:
-            if (etype in _DIALECT_SHAPED and not _already_ga(event, etype)) or ga_event_type(etype) != etype:
+            if etype in _RENAMED or (etype in _DIALECT_SHAPED and not _already_ga(event, etype)):
                 event = server_event_to_ga(event)  # a new dict: beta names and shapes become GA
             handler = self._DISPATCH.get(event.get("type", ""))
             if handler is None:
@@ -420,21 +434,21 @@ class ConversationState:
                         resp.audio.setdefault(iid, []).insert(0, self.conversation.audio(iid))
                         self.conversation.set_audio(iid, _empty())
         if obj.get("metadata") is not None or resp.metadata is None:
-            resp.metadata = copy.deepcopy(obj.get("metadata"))
+            resp.metadata = clone(obj.get("metadata"))
         modalities = obj.get("output_modalities", obj.get("modalities"))
         if modalities is not None:
             resp.output_modalities = list(modalities)
         if final or not resp.done:
             resp.status = str(obj.get("status", resp.status))
-            resp.status_details = copy.deepcopy(obj.get("status_details"))
-            resp.usage = copy.deepcopy(obj.get("usage")) or resp.usage
+            resp.status_details = clone(obj.get("status_details"))
+            resp.usage = clone(obj.get("usage")) or resp.usage
             output = []
             for idx, item in enumerate(obj.get("output") or []):
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
                     clean, _ = _clean_item(item)
                     output.append(clean)
                     self._output_item(resp, clean, idx, final=final, now=now)
-            resp.raw = {**copy.deepcopy({k: v for k, v in obj.items() if k != "output"}), "output": output}
+            resp.raw = {**clone({k: v for k, v in obj.items() if k != "output"}), "output": output}
         if final and resp.done_at is None:
             resp.done_at = now
 
@@ -458,10 +472,10 @@ class ConversationState:
 
     # -- handlers (see _DISPATCH) --------------------------------------------------------------------
     def _on_error(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        self.errors.append(copy.deepcopy(ev.get("error") or {}))
+        self.errors.append(clone(ev.get("error") or {}))
 
     def _on_session(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        self.session = copy.deepcopy(ev["session"])
+        self.session = clone(ev["session"])
 
     def _on_conversation_created(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
         self.conversation_id = (ev.get("conversation") or {}).get("id")
@@ -518,7 +532,7 @@ class ConversationState:
             self._transcript_done.add(iid)
             self._patch_transcript(iid)
         elif etype.endswith(".failed"):
-            self.transcription_errors[iid] = copy.deepcopy(ev.get("error") or {})
+            self.transcription_errors[iid] = clone(ev.get("error") or {})
 
     def _on_speech(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
         marks = self.speech_ms.setdefault(ev["item_id"], {})
@@ -609,7 +623,8 @@ class ConversationState:
         iid = ev["item_id"]
         self._register(resp, iid, ev.get("output_index"))
         chunk = _pcm(pcm) if pcm is not None else _decode(ev["delta"], self._format("output", resp))
-        self._stamp_delta(resp, now, audio=True)
+        if resp.first_audio_at is None:  # (first_delta_at is set by then too)
+            self._stamp_delta(resp, now, audio=True)
         if iid in self.truncated_at_ms or iid in self._deleted:
             self.anomalies.append(f"audio for truncated/deleted item {iid}; ignored")
         elif resp.out_of_band:
@@ -618,7 +633,7 @@ class ConversationState:
             self.conversation.append_audio(iid, chunk)
 
     def _on_rate_limits(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        self.rate_limits = copy.deepcopy(ev.get("rate_limits"))
+        self.rate_limits = clone(ev.get("rate_limits"))
 
     def _on_response_event(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
         """Other response-scoped events: only place their item in the response."""
