@@ -215,7 +215,7 @@ class Client:
 
     def receive(self, frame: str | bytes) -> None:
         """Handle one frame: decode, reduce, log, route, dispatch."""
-        t = self.now()
+        t = time.monotonic() - self._t0  # self.now(), without the call
         try:
             event = decode(frame)
         except EventError as err:
@@ -239,14 +239,15 @@ class Client:
         if pcm is not None and self.audio_listeners:
             for listener in list(self.audio_listeners):
                 self._call_safely(listener, (event.get("response_id"), event.get("item_id"), pcm), etype)
-        handlers = self.handlers.get(etype)  # type: ignore[arg-type]
-        if handlers:
-            for handler in list(handlers):
-                self._call_safely(handler, (event,), etype)
-        star = self.handlers.get("*")
-        if star:
-            for handler in list(star):
-                self._call_safely(handler, (event,), etype)
+        if self.handlers:
+            handlers = self.handlers.get(etype)  # type: ignore[arg-type]
+            if handlers:
+                for handler in list(handlers):
+                    self._call_safely(handler, (event,), etype)
+            star = self.handlers.get("*")
+            if star:
+                for handler in list(star):
+                    self._call_safely(handler, (event,), etype)
 
     def _mark_root(self, event: Event) -> None:
         """Our item inserted with ``previous_item_id="root"`` comes back with ``previous_item_id: null``,

@@ -45,24 +45,24 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _nested_id(event: dict[str, Any], key: str, obj: str) -> str | None:
-    """``event[key]``, else ``event[obj]["id"]`` (e.g. ``item_id`` or ``item.id``)."""
-    found = _str(event.get(key))
-    if found is None and isinstance(event.get(obj), dict):
-        found = _str(event[obj].get("id"))
-    return found
+def _nested_id(event: dict[str, Any], obj: str) -> str | None:
+    """``event[obj]["id"]`` (``item.id``, ``response.id``): where an event without ``item_id`` /
+    ``response_id`` names its item or response."""
+    inner = event.get(obj)
+    found = inner.get("id") if isinstance(inner, dict) else None
+    return found if isinstance(found, str) else None
 
 
-def _error_code(event: dict[str, Any]) -> str | None:
-    """The code of an ``error`` object (error events, failed transcriptions, failed responses)."""
-    err = event.get("error")
+def _error_code(event: dict[str, Any], err: Any) -> str | None:
+    """The code of an ``error`` object (error events, failed transcriptions, failed responses);
+    ``err`` is ``event.get("error")``."""
     if not isinstance(err, dict):
         resp = event.get("response")
         details = resp.get("status_details") if isinstance(resp, dict) else None
         err = details.get("error") if isinstance(details, dict) else None
-    if isinstance(err, dict):
-        return _str(err.get("code")) or _str(err.get("type"))
-    return None
+        if not isinstance(err, dict):
+            return None
+    return _str(err.get("code")) or _str(err.get("type"))
 
 
 class EventLog:
@@ -92,35 +92,41 @@ class EventLog:
         self.error_event_ids: dict[int, str] = {}
         """Row index → the client ``event_id`` a received ``error`` refers to (``error.event_id``)."""
 
-    def _share(self, s: str | None) -> str | None:
-        if s is None:
-            return None
-        return self._shared.setdefault(s, s)
-
     def _append(self, t: float, direction: str, etype: str, event_id: str | None, response_id: str | None,
                 item_id: str | None, nbytes: int, error_code: str | None) -> int:
+        # Once per event on the receive path: locals, no helper calls.
         if direction not in _DIRECTIONS:
             raise ValueError(f"direction must be one of {_DIRECTIONS}, not {direction!r}")
         t = float(t)
+        share = self._shared.setdefault  # one copy of each repeated string
         with self._lock:
             row = len(self._type)
             if row and t < self._t[-1]:
                 self._sorted = False
-            etype = self._share(etype) or ""
+            etype = share(etype, etype)
+            if response_id is not None:
+                response_id = share(response_id, response_id)
+            if item_id is not None:
+                item_id = share(item_id, item_id)
+            if error_code is not None:
+                error_code = share(error_code, error_code)
             self._t.append(t)
             self._bytes.append(int(nbytes))
             self._direction.append(direction)
             self._type.append(etype)
             self._event_id.append(event_id)
-            self._response_id.append(self._share(response_id))
-            self._item_id.append(self._share(item_id))
-            self._error_code.append(self._share(error_code))
-            self._times_by_type.setdefault((direction, etype), array("d")).append(t)
+            self._response_id.append(response_id)
+            self._item_id.append(item_id)
+            self._error_code.append(error_code)
+            times = self._times_by_type.get((direction, etype))
+            if times is None:
+                times = self._times_by_type[(direction, etype)] = array("d")
+            times.append(t)
             if direction == "received":
                 if item_id is not None and item_id not in self._first_item:
-                    self._first_item[self._share(item_id) or item_id] = t
+                    self._first_item[item_id] = t
                 if response_id is not None and response_id not in self._first_response:
-                    self._first_response[self._share(response_id) or response_id] = t
+                    self._first_response[response_id] = t
             return row
 
     def record(self, t: float, direction: str, event: dict[str, Any], nbytes: int = 0) -> int:
@@ -131,11 +137,18 @@ class EventLog:
         ``error_code`` (``error.code``, else ``error.type``; also for failed transcriptions and
         failed responses). Nothing else of the event is kept.
         """
-        etype = event.get("type")
+        get = event.get
+        etype = get("type")
+        event_id = get("event_id")
+        response_id = get("response_id")
+        item_id = get("item_id")
+        err = get("error")
         row = self._append(t, direction, etype if isinstance(etype, str) else repr(etype),
-                           _str(event.get("event_id")), _nested_id(event, "response_id", "response"),
-                           _nested_id(event, "item_id", "item"), nbytes, _error_code(event))
-        caused_by = event.get("error", {}).get("event_id") if isinstance(event.get("error"), dict) else None
+                           event_id if isinstance(event_id, str) else None,
+                           response_id if isinstance(response_id, str) else _nested_id(event, "response"),
+                           item_id if isinstance(item_id, str) else _nested_id(event, "item"),
+                           nbytes, None if err is None and "response" not in event else _error_code(event, err))
+        caused_by = err.get("event_id") if isinstance(err, dict) else None
         if isinstance(caused_by, str):
             with self._lock:
                 self.error_event_ids[row] = caused_by

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import tracemalloc
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from realtime_nb._eventlog import COLUMNS, EventLog, EventRow
 from realtime_nb.audio import b64encode_pcm16
@@ -136,3 +139,51 @@ def test_memory_per_row_is_small() -> None:
     tracemalloc.stop()
     # event ids are the events' own strings (shared, not copied); the log adds a few pointers per row
     assert used / n < 120, used / n
+
+
+# The extraction as first written (helpers per field): the inlined receive-path version must agree with it.
+def _ref_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _ref_nested(event: dict[str, Any], key: str, obj: str) -> str | None:
+    found = _ref_str(event.get(key))
+    if found is None and isinstance(event.get(obj), dict):
+        found = _ref_str(event[obj].get("id"))
+    return found
+
+
+def _ref_code(event: dict[str, Any]) -> str | None:
+    err = event.get("error")
+    if not isinstance(err, dict):
+        resp = event.get("response")
+        details = resp.get("status_details") if isinstance(resp, dict) else None
+        err = details.get("error") if isinstance(details, dict) else None
+    if isinstance(err, dict):
+        return _ref_str(err.get("code")) or _ref_str(err.get("type"))
+    return None
+
+
+_odd = st.none() | st.integers() | st.text(max_size=3) | st.sampled_from(["", "x", "resp_1", "item_1"])
+_obj = st.none() | st.text(max_size=2) | st.dictionaries(st.sampled_from(["id", "code", "type", "event_id",
+                                                                          "status_details", "error"]),
+                                                         _odd | st.fixed_dictionaries({}, optional={
+                                                             "error": st.dictionaries(st.sampled_from(
+                                                                 ["code", "type"]), _odd)}), max_size=4)
+_events = st.dictionaries(st.sampled_from(["type", "event_id", "response_id", "item_id", "response", "item",
+                                           "error"]), _odd | _obj, max_size=7)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_events)
+def test_property_record_extracts_like_the_reference(event: dict[str, Any]) -> None:
+    log = EventLog()
+    log.record(1.0, "received", event, 10)
+    row = next(log.rows())
+    etype = event.get("type")
+    assert row == EventRow(1.0, "received", etype if isinstance(etype, str) else repr(etype),
+                           _ref_str(event.get("event_id")), _ref_nested(event, "response_id", "response"),
+                           _ref_nested(event, "item_id", "item"), 10, _ref_code(event))
+    err = event.get("error")
+    caused_by = err.get("event_id") if isinstance(err, dict) else None
+    assert log.error_event_ids == ({0: caused_by} if isinstance(caused_by, str) else {})
