@@ -228,7 +228,7 @@ class Client:
             pcm = self._decode_audio(event)
         elif self.root_inserts and etype == "conversation.item.added":
             self._mark_root(event)
-        self.state.apply(event, now=t, pcm=pcm)
+        self.state.apply(event, now=t, pcm=pcm, take_pcm=True)  # the state keeps the decoded array itself
         self.log.record(t, "received", event, len(frame))
         route = self._routes.get(etype)  # type: ignore[arg-type]
         if route is not None:
@@ -237,8 +237,9 @@ class Client:
             except Exception:
                 log.exception("realtime-nb: internal error routing %s", etype)
         if pcm is not None and self.audio_listeners:
+            heard = pcm.copy()  # the listeners' own: the state holds ``pcm``
             for listener in list(self.audio_listeners):
-                self._call_safely(listener, (event.get("response_id"), event.get("item_id"), pcm), etype)
+                self._call_safely(listener, (event.get("response_id"), event.get("item_id"), heard), etype)
         if self.handlers:
             handlers = self.handlers.get(etype)  # type: ignore[arg-type]
             if handlers:

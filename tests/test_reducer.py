@@ -215,6 +215,19 @@ def test_state_shares_nothing_with_the_events_or_pcm_it_was_given() -> None:
     assert after[5].any()
 
 
+def test_take_pcm_keeps_the_given_array_else_a_copy() -> None:
+    s = ConversationState(strict=True)
+    loc = {"response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0}
+    s.apply({"type": "response.created", "response": response_obj("r")})
+    kept, copied, odd = ramp(240), ramp(240, 240), ramp(240, 480).astype(np.int32)
+    s.apply({"type": "response.output_audio.delta", **loc, "delta": ""}, pcm=kept, take_pcm=True)
+    s.apply({"type": "response.output_audio.delta", **loc, "delta": ""}, pcm=copied)
+    s.apply({"type": "response.output_audio.delta", **loc, "delta": ""}, pcm=odd, take_pcm=True)  # converted
+    stored = s.conversation.audio_chunks("i")
+    assert stored[0] is kept and not np.shares_memory(stored[1], copied) and stored[2].dtype == np.int16
+    np.testing.assert_array_equal(s.item_audio("i"), ramp(720))
+
+
 def test_response_audio_is_a_new_array() -> None:
     s = ConversationState(strict=True)
     loc = {"response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0}

@@ -105,9 +105,6 @@ def _empty() -> PCM:
 
 def _pcm(chunk: Any) -> PCM:
     """A private int16 copy, so later changes to the caller's buffer cannot reach our state."""
-    if type(chunk) is np.ndarray and chunk.dtype is _I16 and chunk.ndim == 1:
-        copied: PCM = chunk.copy()  # the usual case (a decoded delta), at half the cost of np.array
-        return copied
     return np.array(chunk, dtype=np.int16).reshape(-1)
 
 
@@ -270,13 +267,17 @@ class ConversationState:
         self._item_response: dict[str, str] = {}
 
     # -- public ------------------------------------------------------------------------------------
-    def apply(self, event: Event, *, now: float | None = None, pcm: PCM | None = None) -> None:
+    def apply(self, event: Event, *, now: float | None = None, pcm: PCM | None = None,
+              take_pcm: bool = False) -> None:
         """Apply one server event. ``now`` (caller's clock, seconds) stamps response timings; ``pcm``
-        is the already-decoded audio of a ``response.output_audio.delta``."""
+        is the already-decoded audio of a ``response.output_audio.delta``, of which the state keeps a
+        copy, or the array itself with ``take_pcm=True`` (the caller hands it over and must not change it)."""
         etype = event.get("type")
         if not isinstance(etype, str):
             self.unknown_types[repr(etype)] += 1
             return
+        if pcm is not None and not (take_pcm and type(pcm) is np.ndarray and pcm.dtype is _I16 and pcm.ndim == 1):
+            pcm = _pcm(pcm)
         try:
             if etype in _RENAMED or (etype in _DIALECT_SHAPED and not _already_ga(event, etype)):
                 event = server_event_to_ga(event)  # a new dict: beta names and shapes become GA
@@ -622,7 +623,7 @@ class ConversationState:
         resp = self._response(ev["response_id"], ev["type"], now)
         iid = ev["item_id"]
         self._register(resp, iid, ev.get("output_index"))
-        chunk = _pcm(pcm) if pcm is not None else _decode(ev["delta"], self._format("output", resp))
+        chunk = pcm if pcm is not None else _decode(ev["delta"], self._format("output", resp))  # pcm: ours (apply)
         if resp.first_audio_at is None:  # (first_delta_at is set by then too)
             self._stamp_delta(resp, now, audio=True)
         if iid in self.truncated_at_ms or iid in self._deleted:
