@@ -275,9 +275,26 @@ function render({ model, el }) {
   }
 
   // -- kernel messages ------------------------------------------------------------------------------
+  // Transcript and event-log updates touch the DOM: they are applied at the next frame, all at once, so
+  // that the audio message the kernel sends right after one is handed to the player without waiting.
+  /** @type {any[]} */
+  let updates = [];
+  let updateTimer = 0;
+  function applyUpdates() {
+    updateTimer = 0;
+    const batch = updates;
+    updates = [];
+    if (disposed) return;
+    for (const msg of batch) {
+      if (msg.entries || msg.order) ui.transcript.apply(msg);
+      if (msg.events) ui.eventLog.add(msg.events);
+    }
+  }
   comm.on("update", (msg) => {
-    if (msg.entries || msg.order) ui.transcript.apply(msg);
-    if (msg.events) ui.eventLog.add(msg.events);
+    updates.push(msg);
+    if (updateTimer) return;
+    // a hidden tab gets no animation frames: a (throttled) timer still drains the queue
+    updateTimer = document.hidden ? setTimeout(applyUpdates, 50) : requestAnimationFrame(applyUpdates);
   });
   comm.on("audio", (msg, buffers) => {
     if (!engine || !buffers.length) return;
@@ -321,6 +338,7 @@ function render({ model, el }) {
   /** @param {any} snapshot */
   function applySnapshot(snapshot) {
     if (!snapshot) return;
+    updates = []; // older than the snapshot
     ui.transcript.apply({ entries: snapshot.entries ?? [], order: snapshot.order });
     ui.eventLog.ring.rows = [];
     ui.eventLog.ring.total = 0;
