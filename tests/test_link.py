@@ -11,13 +11,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+import test_widget
 from test_widget import FakeBrowser, settle, wait_for
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-import realtime_nb as rt
 from realtime_nb import _link, _loop
 from realtime_nb.widget import RealtimeWidget
+
+session = test_widget.session   # the same fixtures: a Session on the local server, a widget with a fake comm
+browser = test_widget.browser
 
 
 class LinkedView:
@@ -70,19 +73,6 @@ class LinkedView:
 
     def close(self) -> None:
         self.stack.close()
-
-
-@pytest.fixture
-def session(server):
-    with rt.connect(url=server.url) as s:
-        yield s
-
-
-@pytest.fixture
-def browser(session):
-    w = RealtimeWidget(session)
-    yield FakeBrowser(w)
-    w.close()
 
 
 def test_frames_round_trip_and_reject_garbage():

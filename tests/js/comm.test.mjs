@@ -1,30 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { fakeModel } from "./fakes.mjs";
 import { AudioPacer, Comm } from "../../js/comm.js";
-
-/** A stand-in for the anywidget model: records sends, lets the test deliver custom messages. */
-function fakeModel() {
-  const listeners = new Set();
-  return {
-    sent: [],
-    send(content, callbacks, buffers) {
-      this.sent.push({ content, callbacks, buffers });
-    },
-    on(name, cb) {
-      assert.equal(name, "msg:custom");
-      listeners.add(cb);
-    },
-    off(name, cb) {
-      listeners.delete(cb);
-    },
-    deliver(msg, buffers = []) {
-      for (const cb of [...listeners]) cb(msg, buffers);
-    },
-    get listeners() {
-      return listeners.size;
-    },
-  };
-}
 
 test("binary sends use the three-argument form and carry the view id", () => {
   const model = fakeModel();

@@ -1,26 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { fakeModel } from "./fakes.mjs";
 import { Comm } from "../../js/comm.js";
 import { Link, decodeFrame, encodeFrame, linkUrls, pageIsLoopback } from "../../js/link.js";
-
-function fakeModel() {
-  const listeners = new Set();
-  return {
-    sent: [],
-    send(content, callbacks, buffers) {
-      this.sent.push({ content, callbacks, buffers });
-    },
-    on(name, cb) {
-      if (name === "msg:custom") listeners.add(cb);
-    },
-    off(name, cb) {
-      listeners.delete(cb);
-    },
-    deliver(msg, buffers = []) {
-      for (const cb of [...listeners]) cb(msg, buffers);
-    },
-  };
-}
 
 /** A WebSocket stand-in: the test opens, closes and feeds it. */
 function fakeSocketClass() {
