@@ -7,6 +7,8 @@ errors are about ±10 ms (10 ms frames).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from speechgen import make_utterance, make_utterance_wav, white_noise
@@ -175,6 +177,48 @@ def test_state_position_and_reset(clips):
     detector.reset()
     assert detector.position_ms == 0 and not detector.in_speech
     assert detector.feed(pcm) == detect(pcm)
+
+
+@pytest.mark.parametrize("lo", [64, 32])  # the webrtc block, silero's 32 ms window
+def test_the_block_resampler_is_resample_bit_for_bit(lo):
+    rng = np.random.default_rng(lo)
+    resampler = vad._block_resampler(lo, 544)
+    for level in (0.0, 1.0, 300.0, 3000.0, 30000.0, 1e6):  # the last one clips
+        x = np.clip(rng.standard_normal(864) * level, -32768, 32767).astype(np.int16)
+        assert np.array_equal(resampler(x), au.resample(x, 24000, 16000)[lo:544])
+
+
+def test_frame_levels_are_the_per_frame_mean_power():
+    rng = np.random.default_rng(3)
+    pcm = np.clip(rng.standard_normal(2400) * np.repeat(10.0 ** rng.uniform(-1, 4.5, 10), 240) + 500, -32768,
+                  32767).astype(np.int16)
+    pcm[:240] = 7  # DC only: the floor
+    expected = []
+    for frame in pcm.reshape(-1, 240).astype(np.float64):
+        power = float(np.mean((frame - np.mean(frame)) ** 2)) / 32768.0**2
+        expected.append(10 * math.log10(power) if power > 1e-12 else -120.0)
+    assert vad._levels_db(pcm) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_detectors_in_several_threads_match_one_thread(clips, backend):
+    import threading
+
+    pcms = [pcm for pcm, _ in clips[:4]]
+    alone = [detect(pcm, backend=backend) for pcm in pcms]
+    found: list[list[VadEvent]] = [[] for _ in pcms]
+
+    def run(i: int) -> None:
+        detector = VoiceActivityDetector(backend=backend)
+        for pos in range(0, len(pcms[i]), 960):
+            found[i] += detector.feed(pcms[i][pos:pos + 960])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(pcms))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == alone
 
 
 def test_feed_validates_input():
