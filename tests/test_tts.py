@@ -94,9 +94,11 @@ def test_unknown_voice_uses_alloy():
 
 
 @needs_espeak
-def test_concurrent_synthesis_matches_sequential():
+def test_concurrent_synthesis_matches_sequential(monkeypatch):
     # espeak-ng carries a little waveform state (pitch-flutter phase) from one utterance to the next,
     # so repeated calls are not bit-identical; an unguarded library would garble or crash instead.
+    monkeypatch.setattr(tts, "CACHE_MAX_ENTRIES", 0)  # every call synthesizes, concurrently
+    tts.clear_cache()
     jobs = [("One two three four", "alloy"), ("Concurrency is not parallelism", "coral"),
             ("Threads share the library", "echo"), ("A lock keeps it safe", "shimmer")] * 3
     sequential = [tts.synthesize(text, voice=voice) for text, voice in jobs]
@@ -116,6 +118,73 @@ def test_concurrent_synthesis_matches_sequential():
         assert abs(len(par) - len(seq)) <= 0.01 * len(seq)
         n = min(len(par), len(seq)) // 240 * 240
         assert np.corrcoef(envelope(seq[:n]), envelope(par[:n]))[0, 1] > 0.95
+
+
+# --- cache ----------------------------------------------------------------------------------------------
+
+
+def test_a_cache_hit_returns_the_same_audio_as_a_fresh_array():
+    tts.clear_cache()
+    first = tts.synthesize("Caching is fun", voice="coral", speed=1.25)
+    again = tts.synthesize("Caching is fun", voice="coral", speed=1.25)
+    assert np.array_equal(first, again) and again is not first
+    info = tts.cache_info()
+    assert (info.entries, info.hits, info.misses) == (1, 1, 1)
+    again[:] = 0  # the caller owns its array: the cached clip is unchanged
+    assert np.array_equal(tts.synthesize("Caching is fun", voice="coral", speed=1.25), first)
+    first[:] = 0
+    assert tts.synthesize("Caching is fun", voice="coral", speed=1.25).any()
+
+
+def test_the_cache_key_is_text_voice_and_speed():
+    tts.clear_cache()
+    base = tts.synthesize("Keyed", voice="ash")
+    others = [tts.synthesize("Keyed!", voice="ash"), tts.synthesize("Keyed", voice="sage"),
+              tts.synthesize("Keyed", voice="ash", speed=0.5)]
+    assert tts.cache_info().entries == 4 and tts.cache_info().hits == 0
+    assert all(not np.array_equal(base, o) for o in others)
+    tts.synthesize("Keyed", voice="ash", speed=0.1)  # clamped to 0.25: another speed
+    tts.synthesize("Keyed", voice="ash", speed=0.25)
+    assert tts.cache_info().hits == 1
+    tts.synthesize("Keyed", voice="no-such-voice")  # unknown voices use alloy's profile
+    tts.synthesize("Keyed", voice="alloy")
+    assert tts.cache_info().hits == 2
+
+
+def test_the_cache_is_bounded_by_entries_and_seconds(monkeypatch):
+    tts.clear_cache()
+    monkeypatch.setattr(tts, "CACHE_MAX_ENTRIES", 3)
+    for word in ("one", "two", "three", "four"):
+        tts.synthesize(word)
+    assert tts.cache_info().entries == 3
+    tts.synthesize("two")  # the least recently used, "one", was dropped; "two" is still there
+    assert tts.cache_info().hits == 1
+    tts.synthesize("one")
+    assert tts.cache_info().hits == 1
+    seconds = len(tts.synthesize(SENTENCE)) / 24000
+    monkeypatch.setattr(tts, "CACHE_MAX_SECONDS", 1.5 * seconds)
+    tts.clear_cache()
+    tts.synthesize(SENTENCE)
+    tts.synthesize(SENTENCE + ".")  # together over the limit: the older one goes
+    info = tts.cache_info()
+    assert info.entries == 1 and info.seconds <= 1.5 * seconds
+    monkeypatch.setattr(tts, "CACHE_MAX_SECONDS", 0.5 * seconds)
+    tts.clear_cache()
+    tts.synthesize(SENTENCE)  # longer than the whole budget: not kept
+    assert tts.cache_info().entries == 0
+    monkeypatch.setattr(tts, "CACHE_MAX_ENTRIES", 0)
+    tts.synthesize("off")
+    tts.synthesize("off")
+    assert tts.cache_info().entries == 0 and tts.cache_info().hits == 0
+
+
+def test_the_cache_keeps_the_backends_apart(monkeypatch):
+    tts.clear_cache()
+    real = tts.synthesize("Hello there", voice="ash")
+    monkeypatch.setattr(tts, "_load", lambda: None)
+    assert np.array_equal(tts.synthesize("Hello there", voice="ash"), tts.fallback_synthesize("Hello there", "ash"))
+    monkeypatch.undo()
+    assert np.array_equal(tts.synthesize("Hello there", voice="ash"), real)
 
 
 # --- fallback ---------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@
   driven through ctypes in synchronous mode, its 22050 Hz output is resampled to 24 kHz with
   ``realtime_nb.audio.resample``. espeak-ng's C API keeps global state and is not thread-safe, so every
   call holds one module-wide lock. Its noise generator is re-seeded on every call, but it also carries
-  a little waveform state (the pitch-flutter phase) from one utterance to the next, so repeated calls
-  give the same words, length (± a few samples) and loudness contour, not bit-identical samples.
+  a little waveform state (the pitch-flutter phase) from one utterance to the next, so repeated
+  syntheses give the same words, length (± a few samples) and loudness contour, not bit-identical
+  samples (a repeated call served from the cache below returns the same samples).
   ``speed`` scales espeak's words-per-minute rate; below its 80 wpm minimum the extra time goes into
   pauses between words.
 - **fallback** (``backend() == "fallback"``), used when the wheel is missing or the library won't load:
@@ -16,6 +17,12 @@
   group of letters, with pauses at spaces and punctuation, a pitch that depends on the voice, and a
   length of about 60 ms per character divided by ``speed``. It keeps the server's audio timing
   realistic (transcript alignment, truncation, barge-in) without any dependency.
+
+**Cache.** Servers say the same sentences again and again (the echo brain's ``"I heard 2.0 seconds of
+audio."``, a scripted greeting, a model's ``"Sure!"``), so ``synthesize`` keeps the most recently used
+clips, keyed by backend, text, voice profile and speed: at most ``CACHE_MAX_ENTRIES`` clips and
+``CACHE_MAX_SECONDS`` of audio in all (~2.9 MB); a hit costs a copy instead of ~5 ms of CPU per 2 s of
+speech. ``cache_info()`` reports it, ``clear_cache()`` empties it.
 
 Each of the ten GA voices maps to a distinct espeak-ng voice + variant, pitch, pitch range and rate
 (``VOICE_PROFILES``), so they sound different; unknown voice names use ``alloy``'s profile.
@@ -34,18 +41,24 @@ import logging
 import re
 import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
 from .. import audio as au
 
 __all__ = [
+    "CACHE_MAX_ENTRIES",
+    "CACHE_MAX_SECONDS",
     "VOICE_PROFILES",
+    "CacheInfo",
     "VoiceProfile",
     "available",
     "backend",
+    "cache_info",
+    "clear_cache",
     "fallback_synthesize",
     "synthesize",
     "words_timing",
@@ -55,6 +68,11 @@ log = logging.getLogger("realtime_nb.server.tts")
 
 SAMPLE_RATE = au.SAMPLE_RATE
 MIN_SPEED, MAX_SPEED = 0.25, 1.5
+
+CACHE_MAX_ENTRIES = 256
+"""At most this many synthesized clips are kept (0 turns the cache off)."""
+CACHE_MAX_SECONDS = 60.0
+"""At most this much audio in all is kept (int16 at 24 kHz: 2.9 MB); a longer clip is not kept."""
 
 
 @dataclass(frozen=True)
@@ -190,18 +208,101 @@ def synthesize(text: str, voice: str = "alloy", speed: float = 1.0) -> np.ndarra
     """Speak ``text`` with a GA ``voice``; returns 24 kHz mono int16 (empty for blank text).
 
     ``speed`` (clamped to 0.25-1.5) scales the speaking rate. Uses espeak-ng when available, else
-    the deterministic non-speech ``fallback_synthesize``. Safe to call from several threads.
+    the deterministic non-speech ``fallback_synthesize``. Recently spoken clips come from a cache (see
+    the module docstring); the caller always gets its own array. Safe to call from several threads.
     """
     if not text.strip():
         return np.zeros(0, dtype=np.int16)
     speed = _clamp_speed(speed)
+    profile = _profile(voice)
     with _LOCK:
         engine = _load()
-        if engine is not None:
-            pcm, rate = engine.speak(text, _profile(voice), speed), engine.rate
+    key = ("espeak-ng" if engine is not None else "fallback", text, profile, speed)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        copy: np.ndarray = hit.copy()
+        return copy
     if engine is None:
-        return fallback_synthesize(text, voice, speed)
-    return au.resample(pcm, rate, SAMPLE_RATE)
+        pcm = fallback_synthesize(text, voice, speed)
+    else:
+        with _LOCK:
+            raw = engine.speak(text, profile, speed)
+        pcm = np.asarray(au.resample(raw, engine.rate, SAMPLE_RATE), dtype=np.int16)
+    _CACHE.put(key, pcm)
+    return pcm
+
+
+class CacheInfo(NamedTuple):
+    """What ``synthesize``'s cache holds (``cache_info()``)."""
+
+    entries: int
+    seconds: float
+    hits: int
+    misses: int
+
+
+class _ClipCache:
+    """A thread-safe LRU of read-only clips, bounded by ``CACHE_MAX_ENTRIES`` and ``CACHE_MAX_SECONDS``
+    (read on every insertion, so changing them takes effect at the next one)."""
+
+    def __init__(self) -> None:
+        self._clips: OrderedDict[Any, np.ndarray] = OrderedDict()
+        self._samples = 0
+        self._hits = self._misses = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> np.ndarray | None:
+        with self._lock:
+            pcm = self._clips.get(key)
+            if pcm is None:
+                self._misses += 1
+                return None
+            self._clips.move_to_end(key)
+            self._hits += 1
+            return pcm
+
+    def put(self, key: Any, pcm: np.ndarray) -> None:
+        max_samples = CACHE_MAX_SECONDS * SAMPLE_RATE
+        if pcm.size > max_samples or CACHE_MAX_ENTRIES <= 0:
+            return
+        clip = pcm.copy()
+        clip.setflags(write=False)
+        with self._lock:
+            old = self._clips.pop(key, None)
+            if old is not None:
+                self._samples -= old.size
+            self._clips[key] = clip
+            self._samples += clip.size
+            while len(self._clips) > CACHE_MAX_ENTRIES or self._samples > max_samples:
+                _, dropped = self._clips.popitem(last=False)
+                self._samples -= dropped.size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._clips.clear()
+            self._samples = 0
+            self._hits = self._misses = 0
+
+    def info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(len(self._clips), self._samples / SAMPLE_RATE, self._hits, self._misses)
+
+
+_CACHE = _ClipCache()
+
+
+def cache_info() -> CacheInfo:
+    """Entries, seconds of audio, hits and misses of ``synthesize``'s cache (since the last clear).
+
+    >>> clear_cache(); _ = synthesize("Hi"); _ = synthesize("Hi"); cache_info().hits
+    1
+    """
+    return _CACHE.info()
+
+
+def clear_cache() -> None:
+    """Forget every cached clip (and the hit/miss counts)."""
+    _CACHE.clear()
 
 
 # --- fallback babble ------------------------------------------------------------------------------
