@@ -11,7 +11,8 @@ import { traceOn } from "./trace.js";
 /**
  * @typedef {{echoCancellation?: boolean, noiseSuppression?: boolean, autoGainControl?: boolean}} MicConstraints
  * @typedef {{deviceId?: string, constraints?: MicConstraints, chunkMs?: number,
- *   onChunk: (pcm: Int16Array, postedAt?: number) => void, onLevel?: (rms: number, peak: number) => void}} CaptureOptions
+ *   onChunk: (pcm: Int16Array, postedAt?: number) => void, onLevel?: (rms: number, peak: number) => void,
+ *   direct?: (port: MessagePort) => boolean}} CaptureOptions
  */
 
 export const DEFAULT_CONSTRAINTS = Object.freeze({
@@ -45,13 +46,16 @@ export class Capture {
    * @param {AudioContext} ctx
    * @param {CaptureOptions} options
    */
-  constructor(ctx, { deviceId = "", constraints = {}, chunkMs = 40, onChunk, onLevel }) {
+  constructor(ctx, { deviceId = "", constraints = {}, chunkMs = 40, onChunk, onLevel, direct }) {
     this.ctx = ctx;
     this.deviceId = deviceId;
     this.constraints = constraints;
     this.chunkMs = Math.max(40, chunkMs); // >= 40 ms per message keeps us far under iopub's rate limit
     this.onChunk = onChunk;
     this.onLevel = onLevel ?? (() => {});
+    /** offered a port for the chunks (true: taken, they bypass onChunk) @type {((port: MessagePort) => boolean) | undefined} */
+    this.direct = direct;
+    this.directOn = false;
     /** @type {MediaStream | null} */
     this.stream = null;
     /** @type {MediaStreamAudioSourceNode | null} */
@@ -95,10 +99,30 @@ export class Capture {
     sink.connect(this.ctx.destination);
     Object.assign(this, { stream, node, source, sink });
     this.applyMute();
+    if (this.direct && !this.resampler) {
+      const channel = new MessageChannel();
+      if (this.direct(channel.port1)) {
+        node.port.postMessage({ type: "port", port: channel.port2 }, [channel.port2]);
+        this.directOn = true;
+      }
+    }
+  }
+
+  /** Chunks back to this thread (the direct port's taker went away). */
+  undirect() {
+    if (!this.directOn) return;
+    this.directOn = false;
+    this.node?.port.postMessage({ type: "port", port: null });
   }
 
   /** @param {any} msg */
   onMessage(msg) {
+    if (msg.type === "level") { // the chunk itself went to the direct port
+      this.chunks += 1;
+      this.samples += msg.samples;
+      this.onLevel(this.muted ? 0 : msg.rms, this.muted ? 0 : msg.peak);
+      return;
+    }
     if (msg.type !== "chunk") return;
     let data = /** @type {Float32Array} */ (msg.data);
     if (this.resampler) data = this.resampler.process(data);
@@ -141,5 +165,6 @@ export class Capture {
     this.node?.disconnect();
     this.sink?.disconnect();
     this.stream = this.source = this.node = this.sink = null;
+    this.directOn = false;
   }
 }

@@ -3,6 +3,8 @@
 // Options: processorOptions.chunk = samples per chunk at the context rate; processorOptions.trace
 // (bench hook, js/trace.js): stamp each chunk with the wall-clock time it is posted (`at`, epoch ms).
 // Messages out: {type: "chunk", data: Float32Array (transferred), rms, peak, at?}
+// Message in {type: "port", port | null}: chunks go to that port instead (the link's worker sends them
+// on without the page's main thread), and the page gets {type: "level", rms, peak, samples, at?}.
 import { workletWallMs } from "./worklet-clock.js";
 
 class RealtimeCaptureProcessor extends AudioWorkletProcessor {
@@ -13,8 +15,11 @@ class RealtimeCaptureProcessor extends AudioWorkletProcessor {
     this.size = Math.max(128, options?.processorOptions?.chunk ?? 960);
     this.buf = new Float32Array(this.size);
     this.n = 0;
+    /** @type {MessagePort | null} */
+    this.out = null;
     this.port.onmessage = (e) => {
       if (e.data?.type === "stop") this.stopped = true;
+      else if (e.data?.type === "port") this.out = e.data.port ?? null;
     };
     this.stopped = false;
   }
@@ -47,7 +52,12 @@ class RealtimeCaptureProcessor extends AudioWorkletProcessor {
     /** @type {{type: string, data: Float32Array, rms: number, peak: number, at?: number}} */
     const msg = { type: "chunk", data, rms: Math.sqrt(sq / data.length), peak: pk };
     if (this.trace) msg.at = workletWallMs(); // bench hook
-    this.port.postMessage(msg, [data.buffer]);
+    if (this.out) {
+      this.out.postMessage(msg, [data.buffer]);
+      this.port.postMessage({ type: "level", rms: msg.rms, peak: pk, samples: data.length, at: msg.at });
+    } else {
+      this.port.postMessage(msg, [data.buffer]);
+    }
     this.buf = new Float32Array(this.size);
     this.n = 0;
   }

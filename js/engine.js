@@ -9,6 +9,7 @@ import { SAMPLE_RATE } from "./pcm.js";
  * @typedef {import("./capture.js").MicConstraints} MicConstraints
  * @typedef {{prebufferMs: number, chunkMs: number, constraints: MicConstraints, deviceId: string, muted: boolean,
  *   onMicChunk: (pcm: Int16Array, postedAt?: number) => void, onMicLevel: (rms: number) => void,
+ *   micDirect?: (port: MessagePort) => boolean,
  *   onPlayer: (s: import("./player.js").PlayerStatus) => void, onState: (state: string) => void}} EngineOptions
  */
 
@@ -51,7 +52,7 @@ export class AudioEngine {
     const o = this.options;
     this.capture = new Capture(this.ctx, {
       deviceId: o.deviceId, constraints: o.constraints, chunkMs: o.chunkMs,
-      onChunk: o.onMicChunk, onLevel: o.onMicLevel,
+      onChunk: o.onMicChunk, onLevel: o.onMicLevel, direct: o.micDirect,
     });
     this.capture.setMuted(o.muted);
     try {

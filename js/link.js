@@ -7,48 +7,17 @@
 // linked view everything over the link; a broadcast still reaches it over the comm too, for the views
 // without a link). When the socket closes, or never opens, the model carries everything, as before.
 //
-// Frames: text = a message's JSON; binary = u32 big-endian header length + JSON + one buffer.
+// Frames (frames.js): text = a message's JSON; binary = u32 big-endian header length + JSON + one buffer.
+// The socket itself may live in a Worker (workersocket.js), which hands audio straight to the player.
+
+import { decodeFrame, encodeFrame } from "./frames.js";
+
+export { decodeFrame, encodeFrame };
 
 /**
  * @typedef {import("./comm.js").ModelLike} ModelLike
  * @typedef {(msg: any, buffers: DataView[]) => void} Listener
  */
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/**
- * A frame for one message (text without a buffer).
- * @param {any} content
- * @param {ArrayBuffer | ArrayBufferView} [buffer]
- * @returns {string | Uint8Array}
- */
-export function encodeFrame(content, buffer) {
-  const text = JSON.stringify(content);
-  if (buffer === undefined) return text;
-  const head = encoder.encode(text);
-  const body = ArrayBuffer.isView(buffer)
-    ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-    : new Uint8Array(buffer);
-  const out = new Uint8Array(4 + head.length + body.length);
-  new DataView(out.buffer).setUint32(0, head.length);
-  out.set(head, 4);
-  out.set(body, 4 + head.length);
-  return out;
-}
-
-/**
- * `[content, buffers]` of a frame (buffers are DataViews, as anywidget gives them).
- * @param {string | ArrayBuffer} frame
- * @returns {[any, DataView[]]}
- */
-export function decodeFrame(frame) {
-  if (typeof frame === "string") return [JSON.parse(frame), []];
-  const view = new DataView(frame);
-  const n = view.getUint32(0);
-  const content = JSON.parse(decoder.decode(new Uint8Array(frame, 4, n)));
-  return [content, [new DataView(frame, 4 + n)]];
-}
 
 /** True when the page itself is served from this machine's loopback (the kernel's port is reachable). */
 export function pageIsLoopback(hostname = globalThis.location?.hostname ?? "") {
@@ -167,13 +136,15 @@ export class Link {
         this.onChange(url);
         resolve(true);
       };
-      ws.onmessage = (/** @type {{data: string | ArrayBuffer}} */ e) => {
+      ws.onmessage = (/** @type {{data?: string | ArrayBuffer, decoded?: [any, DataView[]]}} */ e) => {
         if (this.ws !== ws) return;
-        let decoded;
-        try {
-          decoded = decodeFrame(e.data);
-        } catch {
-          return; // not one of ours
+        let decoded = e.decoded; // a WorkerSocket decodes in its worker
+        if (!decoded) {
+          try {
+            decoded = decodeFrame(/** @type {string | ArrayBuffer} */ (e.data));
+          } catch {
+            return; // not one of ours
+          }
         }
         this.received += 1;
         this.dispatch(decoded[0], decoded[1]);

@@ -90,6 +90,28 @@ export class Player {
   }
 
   /**
+   * A port whose push/end messages the worklet plays like ours (the link's worker sends audio on it
+   * without the main thread); only when the context runs at the wire rate (no resampling to do).
+   * Messages posted before the worklet exists wait in the port, after what this player sent before.
+   * @returns {MessagePort | null}
+   */
+  directPort() {
+    if (this.closed || this.ratio !== 1) return null;
+    const channel = new MessageChannel();
+    this.post({ type: "port", port: channel.port2 }, [channel.port2]);
+    return channel.port1;
+  }
+
+  /**
+   * Count audio another thread pushed on a direct port (the mirror of `push`).
+   * @param {string} item
+   * @param {number} samples
+   */
+  noteDirect(item, samples) {
+    this.received.set(item, (this.received.get(item) ?? 0) + samples);
+  }
+
+  /**
    * No more audio for this item.
    * @param {string} item
    */

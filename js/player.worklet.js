@@ -2,6 +2,7 @@
 // Bundled by js/build.mjs into a string and loaded from a Blob URL (see player.js).
 // Messages in:  {type: "push", item, data: Float32Array} | {type: "end", item}
 //               {type: "interrupt", id} | {type: "prebuffer", samples} | {type: "reset"}
+//               {type: "port", port}: a second source of push/end messages (the link's worker)
 // Messages out: {type: "tick", ...accounting, trace?} every ~40 ms and on state changes
 //               {type: "interrupted", id, item_id, played_samples, dropped_samples}
 // Bench hook (processorOptions.trace, see js/trace.js): rows with wall-clock times, sent with the
@@ -66,6 +67,9 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
       case "reset":
         this.jb = new JitterBuffer({ prebuffer: jb.prebuffer });
         this.tick();
+        break;
+      case "port":
+        if (msg.port) msg.port.onmessage = (/** @type {MessageEvent} */ e) => this.onMessage(e.data);
         break;
     }
   }

@@ -8,6 +8,7 @@
 import { AudioPacer, Comm } from "./comm.js";
 import { AudioEngine } from "./engine.js";
 import { Link, linkUrls } from "./link.js";
+import { WorkerSocket, workersAvailable } from "./workersocket.js";
 import { LevelSmoother, int16FromBytes } from "./pcm.js";
 import { trace, traceOn, wallMs } from "./trace.js";
 import { createUI, displayStatus } from "./ui.js";
@@ -31,7 +32,8 @@ function newViewId() {
 /** Counters the browser tests read (window.__realtime_nb_debug[model_key].views[view]). */
 function newDebug(/** @type {string} */ view) {
   return {
-    view, ready: false, owner: false, ctxState: "none", status: "", /** @type {string | null} */ link: null, micOn: false,
+    view, ready: false, owner: false, ctxState: "none", status: "", /** @type {string | null} */ link: null,
+    audioPath: "page", micPath: "page", micOn: false,
     micChunksSent: 0, micSamplesSent: 0, micMessages: 0,
     /** @type {Record<string, number>} */ samplesReceived: {},
     /** @type {Record<string, number>} */ samplesPlayed: {},
@@ -65,6 +67,10 @@ function render({ model, el }) {
     onChange: (url) => {
       debug.link = url;
       root.dataset.link = url ? "link" : "comm";
+      if (!url) { // the worker went with the socket: audio takes the page's path again
+        engine?.capture?.undirect();
+        debug.audioPath = debug.micPath = "page";
+      }
     },
   });
   const comm = new Comm(link, view);
@@ -106,7 +112,7 @@ function render({ model, el }) {
     seq += 1;
     debug.micMessages += 1;
     debug.micSamplesSent += pcm.length;
-    debug.micChunksSent = seq;
+    debug.micChunksSent += 1;
     comm.send("audio", { seq, samples: pcm.length }, [/** @type {ArrayBuffer} */ (pcm.buffer)]);
   });
 
@@ -145,6 +151,7 @@ function render({ model, el }) {
     else root.removeAttribute("data-lm-suppress-shortcuts");
     root.dataset.owner = String(owner);
     root.dataset.ready = String(ready);
+    updateGate();
     debug.micOn = Boolean(engine?.micOn);
     refreshStatus();
   }
@@ -197,11 +204,19 @@ function render({ model, el }) {
       deviceId: model.get("mic_device") ?? "",
       muted: Boolean(model.get("muted")),
       onMicChunk: (pcm, postedAt) => {
-        if (!owner || !ready) return;
-        if (model.get("mode") === "push_to_talk" && !pttHeld) return;
+        if (!micGateOpen()) return;
         if (postedAt !== undefined) trace(["mic", micOffset, pcm.length, postedAt]); // bench hook
         micOffset += pcm.length;
         pacer.push(pcm);
+      },
+      micDirect: (port) => { // with the link's socket in a worker, mic chunks go out from there
+        const ws = link.ws;
+        if (!(ws instanceof WorkerSocket)) return false;
+        ws.onmicsent = onMicSent;
+        ws.attachMic(port);
+        updateGate();
+        debug.micPath = "worker";
+        return true;
       },
       onMicLevel: (level) => ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")),
         micLevel.update(level)),
@@ -224,12 +239,42 @@ function render({ model, el }) {
     });
     debug.ctxState = engine.ctx.state;
     root.dataset.ctxState = engine.ctx.state;
+    attachPlayer();
     engine.player.ready.catch((err) => reportError(`Audio output: ${err?.message ?? err}`));
     if (model.get("autostart")) startMic();
     refreshControls();
   }
 
+  /** Whether mic audio goes to the kernel now: this view owns audio, and push-to-talk, if on, is held. */
+  function micGateOpen() {
+    return owner && ready && (model.get("mode") !== "push_to_talk" || pttHeld);
+  }
+
+  function updateGate() {
+    if (link.ws instanceof WorkerSocket) link.ws.setGate(micGateOpen(), view);
+  }
+
+  /** @param {{seq: number, samples: number, at?: number}} note a mic chunk the link's worker sent */
+  function onMicSent(note) {
+    if (note.at !== undefined) trace(["mic", micOffset, note.samples, note.at]); // bench hook
+    micOffset += note.samples;
+    debug.micMessages += 1;
+    debug.micSamplesSent += note.samples;
+    debug.micChunksSent += 1;
+  }
+
+  /** With the link's socket in a worker, the kernel's audio goes from there straight to the player. */
+  function attachPlayer() {
+    const ws = link.ws;
+    if (!engine || !(ws instanceof WorkerSocket)) return;
+    const port = engine.player.directPort();
+    if (port) ws.attachPlayer(port);
+    debug.audioPath = port ? "worker" : "page";
+  }
+
   function stopEngine() {
+    if (link.ws instanceof WorkerSocket) link.ws.attachPlayer(null);
+    debug.audioPath = debug.micPath = "page";
     pttUp();
     engine?.close();
     engine = null;
@@ -264,6 +309,7 @@ function render({ model, el }) {
     if (!pttHeld) return;
     pacer.flush(); // the last audio goes before the release, which commits
     pttHeld = false;
+    updateGate();
     comm.send("ptt", { down: false });
     refreshControls();
   }
@@ -297,6 +343,13 @@ function render({ model, el }) {
     updateTimer = document.hidden ? setTimeout(applyUpdates, 50) : requestAnimationFrame(applyUpdates);
   });
   comm.on("audio", (msg, buffers) => {
+    if (msg.direct) { // the link's worker already gave it to the player: only count it
+      const before = debug.samplesReceived[msg.item_id] ?? 0;
+      if (traceOn()) trace(["in", msg.item_id, before, msg.samples, msg.at]); // bench hook
+      debug.samplesReceived[msg.item_id] = before + msg.samples;
+      engine?.player.noteDirect(msg.item_id, msg.samples);
+      return;
+    }
     if (!engine || !buffers.length) return;
     const pcm = int16FromBytes(buffers[0]);
     const before = debug.samplesReceived[msg.item_id] ?? 0;
@@ -304,7 +357,9 @@ function render({ model, el }) {
     debug.samplesReceived[msg.item_id] = before + pcm.length;
     engine.player.push(msg.item_id, pcm);
   });
-  comm.on("audio_end", (msg) => engine?.player.end(msg.item_id));
+  comm.on("audio_end", (msg) => {
+    if (!msg.direct) engine?.player.end(msg.item_id);
+  });
   comm.on("interrupt", async () => {
     if (traceOn()) trace(["interrupt_msg", wallMs()]); // bench hook
     debug.interrupts += 1;
@@ -349,8 +404,13 @@ function render({ model, el }) {
   async function openLink() {
     const info = await comm.request("link", {}, { timeoutMs: READY_TIMEOUT_MS });
     if (!info?.port || disposed) return;
+    // the socket in a worker first (audio then bypasses this thread), else on this thread
+    const impls = workersAvailable() ? [WorkerSocket, globalThis.WebSocket] : [globalThis.WebSocket];
     for (const url of linkUrls(info, view)) {
-      if (await link.connect(url, LINK_TIMEOUT_MS)) return;
+      for (const impl of impls) {
+        link.WebSocketImpl = impl;
+        if (await link.connect(url, LINK_TIMEOUT_MS)) return;
+      }
     }
   }
 

@@ -80,6 +80,10 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server, transpo
     nb.run_cell_and_wait(0, timeout=60)
     nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
     assert nb.page.locator(ROOT).first.get_attribute("data-link") == transport
+    # over the link, its socket runs in a worker that hands the kernel's audio straight to the player
+    path = "worker" if transport == "link" else "page"
+    nb.wait_until(lambda: _debug(nb).get("micPath") == path and _debug(nb).get("audioPath") == path, 10,
+                  f"the widget's audio paths are {path}")
     nb.screenshot("e2e-initial", show=ROOT)
     nb.screenshot("e2e-initial-widget", element=ROOT)
 
