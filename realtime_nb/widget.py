@@ -10,7 +10,8 @@ audio travels as binary custom messages, the transcript and event log as custom 
 Transport: a view first asks for the kernel's **link** (``_link``): a loopback WebSocket that ends on the
 session's loop thread, skipping jupyter_server, ZMQ and the kernel's shell thread (about 5x less kernel
 CPU and a few ms less delay per message; ``bench/``). When the page is served from this machine the
-view connects to it and every message below then travels over it; otherwise (a remote server, VS Code,
+view connects to it (from a Worker, which hands audio to and from the audio worklets without the
+page's main thread) and every message below then travels over it; otherwise (a remote server, VS Code,
 ``REALTIME_NB_LINK=0``) they are custom comm messages. Either way the messages are the same.
 
 Kernel ↔ browser messages (``content["type"]``; the JS side is ``js/comm.js``):
