@@ -31,6 +31,7 @@ from ._audio_in import AudioTurn
 from ._eventlog import EventLog
 from ._pending import Op, Pending
 from ._target import Target, ws_logger
+from ._wsnow import write_now
 from .errors import ConnectionClosed, RealtimeError, SessionExpired
 from .protocol.codec import decode, encode
 from .protocol.dialect import ga_event_type
@@ -173,7 +174,8 @@ class Client:
             self.state.apply_client(event, pcm=pcm)
         self.log.record(self.now(), "sent", event, len(frame))
         try:
-            await self._ws.send(frame)
+            if not write_now(self._ws, frame):  # at once when the socket is free, else through send()
+                await self._ws.send(frame)
         except WSClosed:
             self.pending.forget(op)
             await asyncio.sleep(0)  # let the reader report the close code

@@ -30,6 +30,8 @@ import struct
 from http import HTTPStatus
 from typing import Any
 
+from ._wsnow import write_now
+
 log = logging.getLogger("realtime_nb")
 
 __all__ = ["Link", "LinkServer", "decode_frame", "encode_frame", "link_enabled", "server"]
@@ -80,12 +82,18 @@ class Link:
         self.view = view
         self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.writer = asyncio.get_running_loop().create_task(self._write())
+        self.writing = False      # the writer task holds a frame that ws.send has not finished with
+        self.closing = False
         self.sent = 0
         self.received = 0
 
     def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
-        self.queue.put_nowait(encode_frame(content, buffers[0] if buffers else None))
+        frame = encode_frame(content, buffers[0] if buffers else None)
         self.sent += 1
+        if self.closing:
+            return
+        if self.writing or not self.queue.empty() or not write_now(self.ws, frame):
+            self.queue.put_nowait(frame)  # behind what is queued, or when the socket is busy
 
     async def _write(self) -> None:
         while True:
@@ -93,13 +101,17 @@ class Link:
             if frame is None:
                 await self.ws.close()
                 return
+            self.writing = True
             try:
                 await self.ws.send(frame)
             except Exception:  # closed: the reader ends the link
                 return
+            finally:
+                self.writing = False
 
     def close(self) -> None:
         """Close the socket once what is queued has gone (the view falls back to the comm)."""
+        self.closing = True
         self.queue.put_nowait(None)
 
 

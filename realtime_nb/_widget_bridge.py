@@ -11,8 +11,10 @@ What it does:
   it). The first ready view owns audio; a later one takes over only if the owner does not answer a
   ``probe`` (a reloaded page leaves a dead owner behind), or when asked explicitly (``claim`` with
   ``force``).
-- **Audio out.** Decoded output audio (``Client.audio_listeners``) is coalesced per item into messages
-  of >= 40 ms (the item's tail may be shorter) and sent, as a binary buffer, to the owner only.
+- **Audio out.** Decoded output audio (``Client.audio_listeners``) is sent, as a binary buffer, to the
+  owner only: each delta at once over the owner's link, else (over the comm, which has a message
+  budget) coalesced per item into messages of >= 40 ms (the item's tail may be shorter), at most one
+  per 20 ms.
 - **Audio in.** Mic chunks of the owner become ``input_audio_buffer.append`` events, in order, through
   one queue of operations (so a push-to-talk release's commit follows its last append).
 - **Barge-in.** On ``input_audio_buffer.speech_started`` (hands-free modes) or a push-to-talk press,
@@ -491,7 +493,9 @@ class Bridge:
         self.offset.setdefault(item_id, self.received[item_id] - len(pcm))
         self.pending.setdefault(item_id, []).append(np.asarray(pcm, dtype="<i2").tobytes())
         self.pending_n[item_id] = self.pending_n.get(item_id, 0) + len(pcm)
-        if self.pending_n[item_id] >= MIN_CHUNK:
+        if self.owner in self.links:  # no message budget to keep over the link: every delta goes now
+            self.flush_audio(item_id)
+        elif self.pending_n[item_id] >= MIN_CHUNK:
             wait = self.last_audio_send + AUDIO_INTERVAL_S - time.monotonic()
             if wait <= 0:
                 self.flush_audio(item_id)
