@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -53,11 +54,65 @@ def _offered(headers: Headers) -> list[str]:
     return [p.strip() for v in headers.get_all("Sec-WebSocket-Protocol") for p in v.split(",") if p.strip()]
 
 
+class _Workers:
+    """Daemon threads that run response producers, kept for the next response.
+
+    Starting a thread blocks the caller until the thread runs: ~0.5 ms on a busy 2-core machine, now
+    and then a scheduler tick or more, and the caller is the event loop that every session waits on.
+    So a finished producer's thread waits ``idle_s`` for the next job instead of exiting; a job that
+    finds no idle thread starts one (a stuck LLM stream ties up only its own thread). Daemon threads,
+    as one thread per response was: a stuck stream must not hold up shutdown.
+    """
+
+    def __init__(self, idle_s: float = 30.0) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()  # None: exit
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for a job, minus the jobs queued for them
+        self.idle_s = idle_s
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` in an idle thread, or in a new one if none is idle."""
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._jobs.put(job)
+                return
+        threading.Thread(target=self._work, args=(job,), name="realtime-nb-worker", daemon=True).start()
+
+    def close(self) -> None:
+        """Let the idle threads exit now (busy ones exit when their job ends and ``idle_s`` passes)."""
+        with self._lock:
+            for _ in range(self._idle):
+                self._jobs.put(None)
+            self._idle = 0
+
+    def _work(self, job: Callable[[], None] | None) -> None:
+        me = threading.current_thread()
+        while job is not None:
+            try:
+                job()
+            except Exception:  # jobs report their own errors; this keeps the thread alive regardless
+                log.exception("response worker job failed")
+            me.name = "realtime-nb-worker"
+            with self._lock:
+                self._idle += 1
+            try:
+                job = self._jobs.get(timeout=self.idle_s)
+            except queue.Empty:
+                with self._lock:
+                    try:
+                        job = self._jobs.get_nowait()  # handed to this thread as it timed out
+                    except queue.Empty:
+                        self._idle -= 1
+                        return
+
+
 class _Connection:
     """Drives one engine over one websocket."""
 
-    def __init__(self, ws: ServerConnection, engine: Engine, *, beta: bool, pace: float) -> None:
-        self.ws, self.engine, self.beta, self.pace = ws, engine, beta, pace
+    def __init__(self, ws: ServerConnection, engine: Engine, *, beta: bool, pace: float,
+                 workers: _Workers) -> None:
+        self.ws, self.engine, self.beta, self.pace, self.workers = ws, engine, beta, pace, workers
         self.queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writer: asyncio.Task[None] | None = None
@@ -91,10 +146,11 @@ class _Connection:
         self.emit(self.engine.transcription_finished(job))
 
     async def _drive(self, run: ResponseRun) -> None:
-        """Produce the run's pieces in a daemon thread, stream their events here, paced by audio length.
+        """Produce the run's pieces in a worker thread, stream their events here, paced by audio length.
 
         The thread runs ahead of the pacing (it synthesizes the next sentence while this one plays). A
-        dedicated daemon thread, not the loop's executor: a stuck LLM stream must not hold up shutdown.
+        daemon thread of the server's ``_Workers``, not the loop's executor: a stuck LLM stream must not
+        hold up shutdown.
         """
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[Any] = asyncio.Queue()
@@ -104,6 +160,7 @@ class _Connection:
                 loop.call_soon_threadsafe(pieces.put_nowait, x)
 
         def produce() -> None:
+            threading.current_thread().name = f"realtime-nb-{run.id}"
             try:
                 for piece in run.pieces():
                     put(piece)
@@ -114,7 +171,7 @@ class _Connection:
                 log.warning("response %s failed: %s", run.id, exc, exc_info=not isinstance(exc, BrainError))
                 put(exc)
 
-        threading.Thread(target=produce, name=f"realtime-nb-{run.id}", daemon=True).start()
+        self.workers.submit(produce)
         while (piece := await pieces.get()) is not None:
             if isinstance(piece, Exception):
                 message = str(piece) if isinstance(piece, BrainError) else f"{type(piece).__name__}: {piece}"
@@ -223,6 +280,7 @@ class LocalServer:
         self.vad, self.transcript_wait_s = vad, transcript_wait_s
         self.max_session_s, self.chunk_ms = max_session_s, chunk_ms
         self.engines: list[Engine] = []
+        self._workers = _Workers()
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -287,6 +345,7 @@ class LocalServer:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        self._workers.close()
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -336,6 +395,6 @@ class LocalServer:
                         vad_backend=self.vad, transcript_wait_s=self.transcript_wait_s)
         self.engines.append(engine)
         try:
-            await _Connection(ws, engine, beta=beta, pace=self.pace).run()
+            await _Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers).run()
         finally:
             self.engines.remove(engine)
