@@ -347,6 +347,14 @@ async def _bench_write(self):  # when each audio frame has been handed to the li
     self.ws.send = timed
     return await _bench_link_write(self)
 _rtl.Link._write = _bench_write
+_bench_write_now = _rtl.write_now
+def _bench_wn(ws, frame):  # the link's frames written at once (no writer task)
+    ok = _bench_write_now(ws, frame)
+    if ok and isinstance(frame, bytes) and b'"type":"audio"' in frame[:200]:
+        c, b = _bench_decode(frame)
+        _bench["link_sent"].append((time.time() * 1000, c.get("item_id"), c.get("samples")))
+    return ok
+_rtl.write_now = _bench_wn
 _bench["iopub"] = []
 from ipykernel import iostream as _rtios
 _bench_really_send = _rtios.IOPubThread._really_send
