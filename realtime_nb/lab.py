@@ -44,4 +44,9 @@ def run_lab(dest: str, *, browser: bool = True, extra: list[str] | None = None) 
     cmd.extend(extra or [])
     where = "OpenAI (OPENAI_API_KEY is set)" if os.environ.get("OPENAI_API_KEY") else "the embedded local server"
     print(f"Opening JupyterLab in {target}; notebooks talk to {where}.", flush=True)
+    if os.name == "posix":
+        # Become JupyterLab: a SIGTERM (a supervisor, `kill`, a test's teardown) then reaches it and it
+        # shuts its kernels down, instead of leaving an orphaned server behind a dead parent.
+        os.chdir(target)
+        os.execv(sys.executable, cmd)
     return subprocess.call(cmd, cwd=target)

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -50,3 +52,6 @@ def test_lab_serves_the_quickstart(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+    # nothing is left listening: the command became JupyterLab, so the SIGTERM reached it
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
