@@ -51,6 +51,10 @@ def transcription_on(c: RawClient, vad: bool = False, **config) -> None:
 
 @pytest.mark.parametrize("voice", ["alloy", "ash"])
 def test_clear_utterances_are_recognized(voice):
+    # espeak-ng's output depends a little on what it spoke before (its pitch-flutter phase) and
+    # pocketsphinx on formant speech is sensitive to that: synthesize here, not reuse a clip that an
+    # earlier test (bench_asr's smoke run speaks the same sentences) left in the TTS cache.
+    tts.clear_cache()
     texts = [PIZZA, "Turn on the lights in the kitchen"]
     errors = [wer(t, stt.transcribe(tts.synthesize(t, voice=voice))) for t in texts]
     assert sum(errors) / len(errors) <= 0.3, errors
