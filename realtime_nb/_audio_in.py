@@ -54,6 +54,14 @@ def encode(pcm: np.ndarray, fmt: dict[str, Any]) -> str:
     return _audio.b64encode(_audio.encode_audio(pcm, fmt))
 
 
+def append_now(client: Client, pcm: np.ndarray) -> bool:
+    """Send a short ``pcm`` (one event) at once when the socket is free; False: nothing sent."""
+    if len(pcm) > APPEND_CHUNK_BYTES // 2:
+        return False
+    event = {"type": "input_audio_buffer.append", "audio": encode(pcm, input_format(client))}
+    return client.send_now(event, pcm=pcm)
+
+
 async def append(client: Client, pcm: np.ndarray) -> int:
     """Send ``pcm`` as ``input_audio_buffer.append`` events; returns how many were sent."""
     fmt = input_format(client)

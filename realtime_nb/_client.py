@@ -31,7 +31,7 @@ from ._audio_in import AudioTurn
 from ._eventlog import EventLog
 from ._pending import Op, Pending
 from ._target import Target, ws_logger
-from ._wsnow import write_now
+from ._wsnow import can_write_now, write_now
 from .errors import ConnectionClosed, RealtimeError, SessionExpired
 from .protocol.codec import decode, encode
 from .protocol.dialect import ga_event_type
@@ -149,6 +149,22 @@ class Client:
     # -- sending -----------------------------------------------------------------------------------
     def next_event_id(self) -> str:
         return f"rtnb_{next(self._ids)}"
+
+    def send_now(self, event: Event, *, pcm: Any = None) -> bool:
+        """Send ``event`` at once, without awaiting, when the socket is free (a mic chunk from the
+        widget, say); False when nothing was done and ``send`` must be awaited instead. No reply is
+        awaited for what goes this way."""
+        if self.closed is not None or self._ws is None or not can_write_now(self._ws):
+            return False
+        event_id = self.next_event_id()
+        event = {"event_id": event_id, **event}
+        self.last_event_id = event_id
+        frame = encode(event)
+        if event.get("type") in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
+            self.state.apply_client(event, pcm=pcm)
+        self.log.record(self.now(), "sent", event, len(frame))
+        write_now(self._ws, frame)  # cannot fail: nothing ran since the check
+        return True
 
     async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,
                    response: Response | None = None, pcm: Any = None, metadata: Any = None,

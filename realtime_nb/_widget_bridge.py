@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _link, _loop
+from . import _audio_in, _link, _loop
 from .errors import RealtimeError
 
 if TYPE_CHECKING:
@@ -370,7 +370,9 @@ class Bridge:
         self.mic_samples += len(pcm)
         if self.ptt_held:
             self.ptt_samples += len(pcm)
-        self.enqueue(lambda: self.session.aappend_audio(pcm))
+        idle = not self.ops and (self.worker is None or self.worker.done())
+        if not (idle and _audio_in.append_now(self.client, pcm)):  # at once when nothing is queued
+            self.enqueue(lambda: self.session.aappend_audio(pcm))
         self.schedule_flush(STREAM_FLUSH_S)
 
     def on_ptt(self, view: str, down: bool) -> None:

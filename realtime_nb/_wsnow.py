@@ -17,12 +17,11 @@ from typing import Any
 
 from websockets.protocol import State
 
-__all__ = ["write_now"]
+__all__ = ["can_write_now", "write_now"]
 
 
-def write_now(ws: Any, frame: str | bytes) -> bool:
-    """Write ``frame`` (text when ``str``) to the asyncio ``websockets`` connection ``ws`` now, or
-    return False (nothing written) when ``ws.send`` must do it."""
+def can_write_now(ws: Any) -> bool:
+    """True when ``write_now`` would write (until the loop next runs something else)."""
     proto = getattr(ws, "protocol", None)
     transport = getattr(ws, "transport", None)
     if proto is None or transport is None or proto.state is not State.OPEN:
@@ -30,8 +29,15 @@ def write_now(ws: Any, frame: str | bytes) -> bool:
     # a fragmented message in progress (the attribute's name differs between websockets versions)
     if getattr(ws, "send_in_progress", None) is not None or getattr(ws, "fragmented_send_waiter", None) is not None:
         return False
-    if transport.is_closing() or transport.get_write_buffer_size():
+    return not (transport.is_closing() or transport.get_write_buffer_size())
+
+
+def write_now(ws: Any, frame: str | bytes) -> bool:
+    """Write ``frame`` (text when ``str``) to the asyncio ``websockets`` connection ``ws`` now, or
+    return False (nothing written) when ``ws.send`` must do it."""
+    if not can_write_now(ws):
         return False
+    proto, transport = ws.protocol, ws.transport
     if isinstance(frame, str):
         proto.send_text(frame.encode())
     else:
