@@ -255,7 +255,8 @@ def main() -> int:
     relay_split = {
         "server speech_started -> kernel receives": seg("speech_started_sent", "kernel_got_speech_started"),
         "kernel receives -> kernel sends interrupt": seg("kernel_got_speech_started", "kernel_sent_interrupt"),
-        "kernel sends -> page socket arrival": seg("kernel_sent_interrupt", "page_socket_interrupt"),
+        "kernel sends -> view handler (either transport)": seg("kernel_sent_interrupt", "interrupt_msg"),
+        "kernel sends -> page socket arrival (comm only)": seg("kernel_sent_interrupt", "page_socket_interrupt"),
         "  kernel sends -> jupyter_server takes it": seg("kernel_sent_interrupt", "jupyter_server_took_interrupt"),
         "  jupyter_server takes it -> has written it": seg("jupyter_server_took_interrupt",
                                                            "jupyter_server_wrote_interrupt"),
