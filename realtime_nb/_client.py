@@ -157,14 +157,17 @@ class Client:
         if self.closed is not None or self._ws is None or not can_write_now(self._ws):
             return False
         event_id = self.next_event_id()
-        event = {"event_id": event_id, **event}
+        write_now(self._ws, self._record_sent({"event_id": event_id, **event}, event_id, pcm))  # cannot fail
+        return True
+
+    def _record_sent(self, event: Event, event_id: str, pcm: Any) -> str:
+        """The frame of ``event``, after the bookkeeping every send does (state, event log)."""
         self.last_event_id = event_id
         frame = encode(event)
         if event.get("type") in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
             self.state.apply_client(event, pcm=pcm)
         self.log.record(self.now(), "sent", event, len(frame))
-        write_now(self._ws, frame)  # cannot fail: nothing ran since the check
-        return True
+        return frame
 
     async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,
                    response: Response | None = None, pcm: Any = None, metadata: Any = None,
@@ -183,12 +186,7 @@ class Client:
             op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached)
             band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
             self.pending.add(op, band)
-        self.last_event_id = event_id
-        etype = event.get("type")
-        frame = encode(event)
-        if etype in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
-            self.state.apply_client(event, pcm=pcm)
-        self.log.record(self.now(), "sent", event, len(frame))
+        frame = self._record_sent(event, event_id, pcm)
         try:
             if not write_now(self._ws, frame):  # at once when the socket is free, else through send()
                 await self._ws.send(frame)
