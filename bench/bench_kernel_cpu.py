@@ -22,17 +22,34 @@ audio relayed (in) and of reply audio relayed (out); the duplex/idle ratio; the 
 idle, per second); where it goes by kernel thread (``/proc/<pid>/task/*/stat``). Also the JupyterLab
 server process's CPU over the same windows, for context.
 
+- *wakeups*: how often the session's loop thread woke from a wait (a bench-only wrapper on its
+  selector counts the waits that could sleep), per wall second.
+
+**Floors, measured in the same run** (``bench/_floors.py``, after the kernel's windows, browser open and
+idle), because on this machine each wakeup of a process has a price of its own:
+
+- *bare relay*: the least any Python relay can do for the same traffic (the same fake-mic WAV in the
+  same chunks, real time, through a loopback websockets relay to the same local server and the reply
+  audio back; no session state, log or UI) — its process's CPU per wall second;
+- *wakeups alone*: a thread waking as often as the kernel's loop did during duplex, doing nothing.
+
+The ratio kernel / bare relay is the package's own cost over the least a Python relay costs here.
+
 Goal: <= 2 ms of kernel CPU per second of duplex audio.
 
-Run: ``python bench/bench_kernel_cpu.py [--quick] [--pairs N] [--window-s S] [--transport link|comm]``.
+Run: ``python bench/bench_kernel_cpu.py [--quick] [--pairs N] [--window-s S] [--transport link|comm]
+[--chunk-ms MS]`` (``--chunk-ms``: the widget's mic chunk, default 40; larger chunks mean fewer
+wakeups at the cost of latency).
 Writes bench/results/bench_kernel_cpu.json.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +85,48 @@ MIC_SEGMENTS = [
 ]
 
 
+# Bench-only: when the session's loop thread could sleep (a selector wait with a timeout), wall ms.
+WAKE_PROBE = """
+_bench = {"wakes": []}
+from realtime_nb import _loop as _bench_loop
+def _bench_wrap_selector():
+    sel = _bench_loop.get_loop()._selector
+    orig = sel.select
+    def select(timeout=None):
+        if timeout is None or timeout > 0:
+            _bench["wakes"].append(time.time() * 1000)
+        return orig(timeout)
+    sel.select = select
+_bench_loop.call_soon(_bench_wrap_selector)
+"""
+FLOORS = Path(__file__).resolve().parent / "_floors.py"
+
+
+def floor_windows(server_url: str, mic_wav: Path, window_s: float, chunk_ms: int, wake_rate: float,
+                  n: int) -> list[dict[str, float]]:
+    """``n`` windows of the bare relay (its CPU per wall second) and of a thread waking ``wake_rate``
+    times a second (bench/_floors.py)."""
+    out = []
+    relay = subprocess.Popen([sys.executable, str(FLOORS), "relay", server_url], stdout=subprocess.PIPE, text=True)
+    try:
+        port, pid = relay.stdout.readline().split()  # type: ignore[union-attr]
+        for _ in range(n):
+            c0, t0 = proc_cpu_s(int(pid)), time.monotonic()
+            subprocess.run([sys.executable, str(FLOORS), "page", port, str(mic_wav), str(window_s), str(chunk_ms)],
+                           check=True)
+            relay_ms = (proc_cpu_s(int(pid)) - c0) * 1000 / (time.monotonic() - t0)
+            woke = subprocess.run([sys.executable, str(FLOORS), "wake", str(wake_rate), str(window_s / 2)],
+                                  check=True, capture_output=True, text=True)
+            wake_ms = json.loads(woke.stdout)["cpu_ms_per_s"]
+            print(f"floors: bare relay {relay_ms:5.1f} ms/s, {wake_rate:.0f} wakeups/s alone {wake_ms:4.2f} ms/s",
+                  flush=True)
+            out.append({"bare_relay_ms_per_s": relay_ms, "wakeups_alone_ms_per_s": wake_ms})
+    finally:
+        relay.kill()
+        relay.wait()
+    return out
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds per thread (native id) of a process."""
     out: dict[str, float] = {}
@@ -95,6 +154,7 @@ def main() -> int:
     p.add_argument("--window-s", type=float, default=None, help="seconds per window (default 20; quick 8)")
     p.add_argument("--transport", choices=("link", "comm"), default="link",
                    help="the widget's fast path (default) or comm messages only")
+    p.add_argument("--chunk-ms", type=int, default=40, help="the widget's mic chunk (default 40 ms)")
     args = p.parse_args()
     pairs = args.pairs or (1 if args.quick else 5)
     window_s = args.window_s or (8.0 if args.quick else 20.0)
@@ -120,7 +180,7 @@ def main() -> int:
         try:
             with sync_playwright() as pw:
                 browser = launch_browser(pw, mic.path)
-                settings = "w.autostart = False"
+                settings = f"w.autostart = False\nw.chunk_ms = {args.chunk_ms}\n{WAKE_PROBE}"
                 if args.transport == "comm":
                     settings += "\nos.environ['REALTIME_NB_LINK'] = '0'"
                 w = WidgetPage(browser, lab, "kernel_cpu.ipynb", MODEL, probe=False, settings=settings, ws_trace=True)
@@ -149,7 +209,8 @@ def main() -> int:
                     wall = w1 - w0
                     mic_s, out_s = audio_seconds(rec, t0, t1)
                     threads = {k: round((th1[k] - th0.get(k, 0.0)) * 1000, 1) for k in th1}
-                    windows.append({"kind": kind, "wall_s": wall, "kernel_cpu_ms": (c1 - c0) * 1000,
+                    windows.append({"kind": kind, "wall_s": wall, "t0_ms": t0, "t1_ms": t1,
+                                    "kernel_cpu_ms": (c1 - c0) * 1000,
                                     "lab_server_cpu_ms": (l1 - l0) * 1000, "mic_audio_s": mic_s,
                                     "reply_audio_s": out_s, "threads_cpu_ms_by_tid": threads,
                                     "kernel_messages": dict(w.ws_counts)})
@@ -171,6 +232,11 @@ def main() -> int:
                         w.drain()
                 dump = w.dump_kernel()
                 stats, names = dump["stats"], dump.get("threads", {})
+                wakes = (dump.get("kernel") or {}).get("wakes", [])
+                for x in windows:
+                    x["loop_wakeups_per_s"] = sum(1 for t in wakes if x["t0_ms"] <= t < x["t1_ms"]) / x["wall_s"]
+                wake_rate = statistics.median(x["loop_wakeups_per_s"] for x in windows if x["kind"] == "duplex")
+                floors = floor_windows(server.url, mic.path, window_s, args.chunk_ms, max(wake_rate, 1.0), pairs)
                 w.close()
                 browser.close()
         finally:
@@ -227,10 +293,26 @@ def main() -> int:
     table(["kernel messages on the page's socket (duplex)", "per s"], [[k, v] for k, v in msg_rates.items()],
           title=f"{msgs_per_s:.0f} comm messages/s through JupyterLab during duplex ({args.transport}): "
                 f"{summary(net)['median'] * 1000 / msgs_per_s if msgs_per_s else math.nan:.0f} us of kernel CPU each")
-    ratios = {"duplex_vs_idle": ratio(d["median"], i_["median"])}
-    print(f"\nduplex / idle: x{ratios['duplex_vs_idle']:.2f}")
+    wake_s = {kind: summary([x["loop_wakeups_per_s"] for x in ws]) for kind, ws in (("duplex", duplex_w),
+                                                                                      ("idle", idle_w))}
+    relay_f = summary([f["bare_relay_ms_per_s"] for f in floors])
+    wake_f = summary([f["wakeups_alone_ms_per_s"] for f in floors])
+    per_wake_us = d["median"] * 1000 / wake_s["duplex"]["median"] if wake_s["duplex"]["median"] else math.nan
+    print()
+    table(["floor (same run)", "n", "median ms/s", "max ms/s"], [
+        ["kernel, duplex (above)", d["n"], d["median"], d["max"]],
+        ["bare Python relay, same traffic", relay_f["n"], relay_f["median"], relay_f["max"]],
+        [f"{wake_rate:.0f} wakeups/s alone (the kernel loop's rate)", wake_f["n"], wake_f["median"], wake_f["max"]],
+    ], title=f"Floors: the kernel's loop woke {wake_s['duplex']['median']:.0f} times/s in duplex "
+             f"({wake_s['idle']['median']:.1f} idle): {per_wake_us:.0f} us of kernel CPU per wakeup")
+    ratios = {"duplex_vs_idle": ratio(d["median"], i_["median"]),
+              "kernel_vs_bare_relay": ratio(d["median"], relay_f["median"]),
+              "goal_vs_wakeups_alone": ratio(GOAL_MS_PER_S, wake_f["median"])}
+    print(f"\nduplex / idle: x{ratios['duplex_vs_idle']:.2f};  kernel / bare relay: "
+          f"x{ratios['kernel_vs_bare_relay']:.2f};  goal / wakeups alone: x{ratios['goal_vs_wakeups_alone']:.2f}")
     write_result(NAME, {
-        "config": {"quick": args.quick, "pairs": pairs, "window_s": window_s, "mic_segments": MIC_SEGMENTS,
+        "config": {"quick": args.quick, "pairs": pairs, "window_s": window_s, "chunk_ms": args.chunk_ms,
+                   "mic_segments": MIC_SEGMENTS,
                    "elapsed_s": round(time.monotonic() - t_start, 1)},
         "nodelay_extension": nodelay,
         "transport": args.transport,
@@ -241,6 +323,10 @@ def main() -> int:
         "threads_ms_per_s": threads,
         "kernel_messages_per_s": msg_rates,
         "kernel_cpu_us_per_message": summary(net)["median"] * 1000 / msgs_per_s if msgs_per_s else math.nan,
+        "loop_wakeups_per_s": wake_s,
+        "kernel_cpu_us_per_wakeup": per_wake_us,
+        "floors_ms_per_s": {"bare_relay": relay_f, "wakeups_alone": wake_f, "wakeup_rate": wake_rate,
+                            "windows": floors},
         "kernel_stats": stats,
         "ratios": ratios,
         "goal": {"kernel_cpu_ms_per_s_of_duplex_audio": GOAL_MS_PER_S},
