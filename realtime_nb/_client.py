@@ -6,8 +6,10 @@ Receive path (kept lean): decode → ``ConversationState.apply`` (audio deltas d
 → event log → internal routing (a dict keyed by type) → user handlers.
 
 Replies are matched to the calls that caused them by ``_pending.Pending`` (client ``event_id`` for
-errors, our own item ids, first-in first-out order, metadata). An in-band ``response.created`` that no
-request claims was started by the server (VAD): it goes to whoever waits for a spoken turn.
+errors, our own item ids, first-in first-out order, a tag in each ``response.create``'s metadata). An
+in-band ``response.created`` that no request claims was started by the server (VAD): it goes to whoever
+waits for a spoken turn. A ``say()``/``respond()`` whose ``response.create`` lost the race to such a
+response (``conversation_already_has_active_response``) is sent again once that response is done.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import contextlib
 import inspect
 import itertools
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +32,7 @@ from websockets.exceptions import ConnectionClosed as WSClosed
 from . import audio as _audio
 from ._audio_in import AudioTurn
 from ._eventlog import EventLog
-from ._pending import Op, Pending
+from ._pending import Op, Pending, tag_request, untag
 from ._target import Target, ws_logger
 from ._wsnow import can_write_now, write_now
 from .errors import ConnectionClosed, RealtimeError, SessionExpired
@@ -53,6 +56,9 @@ KNOWN_CLIENT_TYPES = frozenset({
     "session.close", "session.input_audio_buffer.append",
 })
 _EXPIRED_HINT = "maximum duration"
+# How often a say()/respond() is sent when each time a response the server started is in the way.
+MAX_CREATE_ATTEMPTS = 4
+_RESPONSE_ID = re.compile(r"\bresp_[A-Za-z0-9_-]+")
 
 
 class Client:
@@ -84,6 +90,7 @@ class Client:
         self._by_id: dict[str, Response] = {}
         self._expired: Event | None = None
         self._last_error: Event | None = None
+        self._tag: str | None = None                 # our tag, taken out of the response event being routed
         self._reader: asyncio.Task[None] | None = None
         self._session_ready: asyncio.Future[None] = self.loop.create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -93,6 +100,8 @@ class Client:
             "session.updated": self._on_fifo,
             "input_audio_buffer.committed": self._on_fifo,
             "input_audio_buffer.cleared": self._on_fifo,
+            "input_audio_buffer.speech_stopped": self.pending.on_auto_commit_announced,
+            "input_audio_buffer.timeout_triggered": self.pending.on_auto_commit_announced,
             "conversation.item.added": self._on_keyed_item,
             "conversation.item.retrieved": self._on_keyed_item,
             "conversation.item.deleted": self._on_keyed,
@@ -171,10 +180,14 @@ class Client:
 
     async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,
                    response: Response | None = None, pcm: Any = None, metadata: Any = None,
-                   detached: bool = False) -> Op | None:
+                   detached: bool = False, after: Sequence[Op] = (), retry_busy: bool = False,
+                   attempt: int = 1) -> Op | None:
         """Send ``event`` (adding a client ``event_id``). ``expect`` names the reply to wait for:
         a reply type from the tables above, ``"response.created"``, or ``"error"`` (only an error
-        can answer it). Returns the pending ``Op`` (await ``op.future``)."""
+        can answer it). Returns the pending ``Op`` (await ``op.future``).
+
+        A ``response.create`` is tagged (``_pending.tag_request``); ``after``: the item ops sent with it;
+        ``retry_busy``: send it again when a response the server started is in the way."""
         self.check_open()
         assert self._ws is not None
         event_id = event.get("event_id")
@@ -184,6 +197,11 @@ class Client:
         op = None
         if expect is not None:
             op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached)
+            if expect == "response.created":
+                if retry_busy:
+                    op.resend = {k: v for k, v in event.items() if k != "event_id"}
+                op.attempt, op.after = attempt, tuple(after)
+                event, op.tag = tag_request(event, event_id)
             band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
             self.pending.add(op, band)
         frame = self._record_sent(event, event_id, pcm)
@@ -242,6 +260,8 @@ class Client:
         pcm = None
         if etype == "response.output_audio.delta":
             pcm = self._decode_audio(event)
+        elif etype == "response.created" or etype == "response.done":
+            self._tag = untag(event)  # before anyone sees the event: the tag is ours, not the user's
         elif self.root_inserts and etype == "conversation.item.added":
             self._mark_root(event)
         self.state.apply(event, now=t, pcm=pcm, take_pcm=True)  # the state keeps the decoded array itself
@@ -332,7 +352,9 @@ class Client:
             exc = RealtimeError.from_event(event)
             bound = op.response
             if bound is not None and bound.id is not None:
-                self._unbind(bound, exc)  # a response.created we matched to this request was not its
+                self._unbind(bound)  # a response.created we matched to this request was not its
+            if self._retry_create(op, exc):
+                return
             self.pending.fail(op, exc)
             if bound is not None and not bound.done:
                 bound._finish(None, self.state.conversation, exc)
@@ -343,13 +365,45 @@ class Client:
         self._last_error = event
         log.warning("realtime-nb: server error %s: %s", err.get("code") or err.get("type"), err.get("message"))
 
+    def _retry_create(self, op: Op, exc: RealtimeError) -> bool:
+        """Our ``response.create`` lost the race to a response the server started by itself (VAD, say,
+        while the user spoke): send it again once that one is done. True when it will be."""
+        resp = op.response
+        if (op.resend is None or resp is None or exc.code != "conversation_already_has_active_response"
+                or op.attempt >= MAX_CREATE_ATTEMPTS):
+            return False
+        named = _RESPONSE_ID.search(exc.message or "")
+        blocker = self._by_id.get(named.group(0)) if named else None
+        blocker = blocker or self.active_inband
+        if blocker is None or not blocker.automatic or blocker.done:
+            return False
+        self.pending.forget(op)
+        self.log.note(self.now(), "create_retry", f"response.create {op.event_id} is sent again after "
+                      f"{blocker.id}, which the server started by itself", code=exc.code)
+        self.spawn(self._send_again(op, resp, blocker))
+        return True
+
+    async def _send_again(self, op: Op, resp: Response, blocker: Response) -> None:
+        assert op.resend is not None
+        try:
+            await asyncio.shield(blocker._done_fut)
+            await self.send(dict(op.resend), expect="response.created", response=resp, metadata=op.metadata,
+                            detached=op.detached, retry_busy=True, attempt=op.attempt + 1)
+        except Exception as exc:  # the connection closed meanwhile
+            resp._finish(None, self.state.conversation, exc)
+
     def _on_response_created(self, event: Event) -> None:
         obj = event["response"]
         oob = "conversation_id" in obj and obj["conversation_id"] is None
-        op = self.pending.take_create(oob, obj.get("metadata"))
-        if op is not None and op.response is not None:
-            resp = op.response
-        else:
+        op = self.pending.take_create(oob, obj.get("metadata"), self._tag)
+        resp = op.response if op is not None else None
+        if resp is not None and resp.id is not None and resp.id != obj["id"]:
+            # matched by order to a response the server had started, before it showed it echoes our tag
+            if resp.done:
+                resp = Response(self, request=resp.request, sent_at=resp.sent_at)  # too late to move it
+            else:
+                self._unbind(resp)
+        if resp is None:
             resp = Response(self, automatic=True)
             if not oob:
                 for turn in self.audio_turns:
@@ -365,8 +419,8 @@ class Client:
             self.inband.append(resp)
             self.active_inband = resp
 
-    def _unbind(self, wrong: Response, exc: RealtimeError) -> None:
-        """Our request failed, so the response we matched it to was started by the server: rewrap it."""
+    def _unbind(self, wrong: Response) -> None:
+        """The response we matched our request to was started by the server: rewrap it."""
         rid = wrong.id
         assert rid is not None
         auto = Response(self, automatic=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _audio_in, _params
 from ._client import KNOWN_CLIENT_TYPES, Client
-from ._pending import FIFO_REPLIES, KEYED_REPLIES
+from ._pending import FIFO_REPLIES, KEYED_REPLIES, Op
 from .errors import ClassificationError, RealtimeError
 from .protocol import dialect
 from .protocol.ids import item_id as new_item_id
@@ -66,15 +66,20 @@ async def respond(client: Client, params: dict[str, Any], *, items: Sequence[dic
                   wait: bool = True, follow_tools: bool = True) -> Response:
     """Optionally add ``items`` (pipelined, not awaited first), send ``response.create``, wait."""
     params = register_callables(client, params)
-    item_ops = []
+    item_ops: list[Op] = []
     for item in items:
-        item_ops.append(await client.send({"type": "conversation.item.create", "item": item},
-                                          expect="conversation.item.added", key=item["id"]))
+        op = await client.send({"type": "conversation.item.create", "item": item},
+                               expect="conversation.item.added", key=item["id"])
+        assert op is not None
+        item_ops.append(op)
     resp = Response(client, request=params, sent_at=client.now())
     event: dict[str, Any] = {"type": "response.create"}
     if params:
         event["response"] = params
-    await client.send(event, expect="response.created", response=resp, metadata=params.get("metadata"))
+    # ``after``: its response.created comes after its items' replies; ``retry_busy``: if a response the
+    # server started by itself (VAD) is in the way, it is sent again once that one is done
+    await client.send(event, expect="response.created", response=resp, metadata=params.get("metadata"),
+                      after=item_ops, retry_busy=True)
     for op in item_ops:
         await client.wait(op, REPLY_TIMEOUT)
     if not wait:
