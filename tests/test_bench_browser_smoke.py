@@ -30,7 +30,8 @@ SCRIPTS = {
                       "baseline_round_trip_ms", "truncate_error_ms", "relay_split_ms", "end_to_end_ms", "ratios",
                       "barge_ins", "goal", "meets_goal"},
     "bench_kernel_cpu": {"config", "nodelay_extension", "windows", "kernel_cpu_ms_per_s", "threads_ms_per_s",
-                         "kernel_messages_per_s", "ratios", "goal", "meets_goal"},
+                         "kernel_messages_per_s", "loop_wakeups_per_s", "floors_ms_per_s", "ratios", "goal",
+                         "meets_goal"},
 }
 
 
