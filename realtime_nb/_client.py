@@ -404,8 +404,9 @@ class Client:
             else:
                 self._unbind(resp)
         if resp is None:
-            resp = Response(self, automatic=True)
-            if not oob:
+            ours = self._tag is not None  # tagged by us, but nobody waits for it any more (timed out)
+            resp = Response(self, automatic=not ours)
+            if not oob and not ours:
                 for turn in self.audio_turns:
                     turn.on_response(resp)
         self._bind(resp, obj["id"], oob)

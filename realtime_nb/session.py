@@ -140,6 +140,11 @@ class Session:
 
         ``response_params`` are those of ``respond``. With ``conversation="none"`` the text is not added to
         the conversation: it goes into the response's ``input`` after the context.
+
+        With server VAD on, the server may start a response to the user's speech at the same moment: the
+        returned response is still the one that answers this text (a response the server started is never
+        taken for it), and if the server's response was in the way (``conversation_already_has_active_response``)
+        the request is sent again once that response is done.
         """
         params = _params.response_params(response_params)
         return _run(_ops.say(self._client, text, params, wait=wait, follow_tools=follow_tools), timeout,
@@ -158,7 +163,10 @@ class Session:
         ``output_modalities`` (``["text"]`` or ``["audio"]``), ``instructions``, ``voice``, ``tools``,
         ``tool_choice``, ``conversation`` (``"auto"``/``"none"``), ``metadata``, ``max_output_tokens``,
         ``input`` (a list of ``rt.ref(item_id)``, strings = user text messages, or item dicts; ``[]``
-        means no context).
+        means no context). To tell its response from one the server starts by itself (server VAD), the
+        request carries a ``realtime_nb_request`` entry in ``metadata``; it is removed from what the
+        server echoes, so ``r.metadata`` is what you passed. Like ``say``, it is sent again when a
+        response the server started is in the way.
 
         >>> s.respond(conversation="none", metadata={"topic": "pizza"},
         ...           input=[rt.ref(item_id), "Is pineapple ok?"])           # doctest: +SKIP
@@ -231,7 +239,8 @@ class Session:
         await _loop.run_async(_ops.append_audio(self._client, pcm))
 
     def commit(self) -> str:
-        """Commit the input buffer as a user audio item; returns its item id."""
+        """Commit the input buffer as a user audio item; returns its item id (with server VAD on, never
+        the item of a commit the server made by itself, which ``speech_stopped`` announces)."""
         return _run(_ops.commit(self._client), _FOREVER, "Session.commit()")
 
     async def acommit(self) -> str:
@@ -333,7 +342,8 @@ class Session:
 
         With ``wait`` (default) it waits for the event's reply where it has one, and for an unknown
         type for the error the server must answer (up to 10 s); an error caused by this event raises
-        ``RealtimeError``. ``response.create`` sent this way is tracked (see ``last_response``).
+        ``RealtimeError``. ``response.create`` sent this way is tracked (see ``last_response``), with
+        the metadata entry ``respond`` describes.
         """
         return _run(_ops.send(self._client, event, wait, timeout), _FOREVER, "Session.send()")
 

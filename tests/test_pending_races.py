@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from realtime_nb import _ops
+from realtime_nb import _audio_in, _ops
 from realtime_nb._client import Client
 from realtime_nb._pending import TAG_KEY, Op, Pending, tag_request, untag
 from realtime_nb._target import Target
@@ -358,3 +358,16 @@ def test_commit_returns_its_own_item_when_the_vad_commits_first():
         return await until(task)
 
     assert run_client(script) == "item_u2"
+
+
+def test_a_tagged_response_nobody_waits_for_is_not_taken_for_a_vad_one():
+    """Our tag names a request we stopped waiting for: still not a server-started response."""
+    async def script(client: Client, ws: RecordingSocket, feed: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        turn = _audio_in.AudioTurn(loop.create_future(), loop.create_future())
+        client.audio_turns.append(turn)
+        feed(text_response("resp_1", "x", {TAG_KEY: "rtnb_99"}))
+        return client.get_response("resp_1"), turn
+
+    resp, turn = run_client(script)
+    assert not resp.automatic and resp.metadata is None and not turn.responses

@@ -222,3 +222,15 @@ def test_item_create_positions_and_errors(client):
     # the echo brain sees the conversation in order: root-inserted "first" comes before "second"
     client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
     assert client.until("response.done")[-1]["response"]["output"][0]["content"][0]["text"] == "You said: second"
+
+
+def test_in_band_response_echoes_metadata(client):
+    """The Session tells its responses from VAD ones by a metadata entry: echoed in both response events
+    in band too, as the GA server does."""
+    text_session(client)
+    client.send(user_text("hello"))
+    client.send({"type": "response.create", "response": {"metadata": {"realtime_nb_request": "rtnb_1"}}})
+    events = client.until("response.done")
+    created, done = events[types(events).index("response.created")]["response"], events[-1]["response"]
+    assert created["conversation_id"] is not None
+    assert created["metadata"] == done["metadata"] == {"realtime_nb_request": "rtnb_1"}
