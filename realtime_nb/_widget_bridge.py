@@ -564,10 +564,13 @@ class Bridge:
             if err.get("code") not in BENIGN_ERRORS:
                 self.set_error(f"{err.get('code') or err.get('type')}: {err.get('message')}")
                 self.set_status("error")
-        self.update_status(etype)
         if etype == "input_audio_buffer.speech_started" and self.widget.mode != "push_to_talk" \
                 and self.widget.barge_in:
             self.loop.create_task(self.barge_in("speech_started", cancel=self.widget.mode == "manual"))
+            # the status trait after the interrupt has gone out: a trait update is a comm message (~1 ms)
+            self.loop.call_soon(self.update_status, etype)
+        else:
+            self.update_status(etype)
         self.schedule_flush()
 
     def on_response(self, event: dict[str, Any]) -> None:
