@@ -436,6 +436,13 @@ def test_speech_started_interrupts_the_owner_and_truncates(slow_session, speech_
         assert browser.interrupts and w_stats(browser)["interrupts"] >= 1
         wait_for(lambda: "conversation.item.truncated" in set(slow_session.events.type), 10)
         assert "error" not in set(slow_session.events.type)
+        with browser.comm.lock:
+            sent = [d for d, _ in browser.comm.sent]
+        interrupt = next(i for i, d in enumerate(sent)
+                         if d.get("method") == "custom" and d["content"].get("type") == "interrupt")
+        status = next(i for i, d in enumerate(sent)
+                      if d.get("method") == "update" and d.get("state", {}).get("status") == "user_speaking")
+        assert interrupt < status  # the audio stops first; the status pill (a comm message too) follows
     finally:
         w.close()
 
