@@ -54,12 +54,15 @@ def encode(pcm: np.ndarray, fmt: dict[str, Any]) -> str:
     return _audio.b64encode(_audio.encode_audio(pcm, fmt))
 
 
+def append_event(pcm: np.ndarray, fmt: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "input_audio_buffer.append", "audio": encode(pcm, fmt)}
+
+
 def append_now(client: Client, pcm: np.ndarray) -> bool:
     """Send a short ``pcm`` (one event) at once when the socket is free; False: nothing sent."""
     if len(pcm) > APPEND_CHUNK_BYTES // 2:
         return False
-    event = {"type": "input_audio_buffer.append", "audio": encode(pcm, input_format(client))}
-    return client.send_now(event, pcm=pcm)
+    return client.send_now(append_event(pcm, input_format(client)), pcm=pcm)
 
 
 async def append(client: Client, pcm: np.ndarray) -> int:
@@ -69,7 +72,7 @@ async def append(client: Client, pcm: np.ndarray) -> int:
     n = 0
     for start in range(0, len(pcm), step):
         chunk = pcm[start:start + step]
-        await client.send({"type": "input_audio_buffer.append", "audio": encode(chunk, fmt)}, pcm=chunk)
+        await client.send(append_event(chunk, fmt), pcm=chunk)
         n += 1
     return n
 

@@ -34,7 +34,7 @@ from ._audio_in import AudioTurn
 from ._eventlog import EventLog
 from ._pending import Op, Pending, tag_request, untag
 from ._target import Target, ws_logger
-from ._wsnow import can_write_now, write_now
+from ._wsnow import can_write_now, write, write_now
 from .errors import ConnectionClosed, RealtimeError, SessionExpired
 from .protocol.codec import decode, encode
 from .protocol.dialect import ga_event_type
@@ -166,7 +166,7 @@ class Client:
         if self.closed is not None or self._ws is None or not can_write_now(self._ws):
             return False
         event_id = self.next_event_id()
-        write_now(self._ws, self._record_sent({"event_id": event_id, **event}, event_id, pcm))  # cannot fail
+        write(self._ws, self._record_sent({"event_id": event_id, **event}, event_id, pcm))
         return True
 
     def _record_sent(self, event: Event, event_id: str, pcm: Any) -> str:

@@ -160,7 +160,6 @@ class Bridge:
         self.order_changed = False
         self.log_pos = len(self.client.log)
         self.flush_handle: asyncio.TimerHandle | None = None   # the fallback timer of a wanted flush
-        self.flush_timer_at = 0.0
         self.flush_due: float | None = None      # when the pending update may go (None: nothing wanted)
         self.flush_soon = False                  # a flush is queued for the end of this wakeup
         self.flushed_at = float("-inf")
@@ -652,7 +651,7 @@ class Bridge:
         It goes at a wakeup the loop has anyway when it can: at the end of this one when the interval
         has passed (after the other events of the same read), else at the first mic chunk or server
         event after it. A timer is the fallback; while the mic streams, it is set late enough that the
-        next chunk comes first. On a virtual machine each wakeup costs ~0.1-0.4 ms of CPU (cold
+        next chunk comes first. On a virtual machine each wakeup costs ~0.1-0.6 ms of CPU (cold
         caches), more than the update itself (see bench/bench_kernel_cpu.py)."""
         if not self.attached:
             return
@@ -668,10 +667,9 @@ class Bridge:
             return
         at = due + (STREAM_SLACK_S if now - self.mic_at < STREAM_SLACK_S else 0.0)
         if self.flush_handle is not None:
-            if self.flush_timer_at <= at:
+            if self.flush_handle.when() <= at:
                 return
             self.flush_handle.cancel()
-        self.flush_timer_at = at
         self.flush_handle = self.loop.call_at(at, self._flush_due)
 
     def _flush_due(self) -> None:

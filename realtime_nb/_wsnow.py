@@ -17,7 +17,7 @@ from typing import Any
 
 from websockets.protocol import State
 
-__all__ = ["can_write_now", "write_now"]
+__all__ = ["can_write_now", "write", "write_now"]
 
 
 def can_write_now(ws: Any) -> bool:
@@ -37,6 +37,12 @@ def write_now(ws: Any, frame: str | bytes) -> bool:
     return False (nothing written) when ``ws.send`` must do it."""
     if not can_write_now(ws):
         return False
+    write(ws, frame)
+    return True
+
+
+def write(ws: Any, frame: str | bytes) -> None:
+    """Write ``frame`` now; only right after ``can_write_now(ws)`` was True."""
     proto, transport = ws.protocol, ws.transport
     if isinstance(frame, str):
         proto.send_text(frame.encode())
@@ -45,4 +51,3 @@ def write_now(ws: Any, frame: str | bytes) -> bool:
     for data in proto.data_to_send():
         if data:
             transport.write(data)
-    return True
