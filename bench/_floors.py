@@ -9,7 +9,7 @@ Run as a subprocess by ``bench_kernel_cpu.py`` (each mode is its own process, so
   Prints ``PORT PID``.
 - ``page PORT WAV SECONDS CHUNK_MS``: plays a WAV (the benchmark's fake mic) to the relay in
   ``CHUNK_MS`` chunks at real-time pace, looping, and drops what comes back.
-- ``wake RATE SECONDS``: a thread that wakes ``RATE`` times per second and does nothing; prints its own
+- ``wake RATE SECONDS``: wakes ``RATE`` times per second and does nothing; prints its own
   CPU ms per second: the operating system's cost of waking a process that often.
 """
 
@@ -93,22 +93,14 @@ def wake(rate: float, seconds: float) -> None:
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
-    result: dict[str, float] = {}
-
-    def run() -> None:
-        c0, t0 = cpu(), time.monotonic()
-        n = 0
-        while time.monotonic() - t0 < seconds:
-            n += 1
-            delay = t0 + n / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        result.update(cpu_ms_per_s=(cpu() - c0) * 1000 / (time.monotonic() - t0), wakeups=n)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    print(json.dumps(result), flush=True)
+    c0, t0 = cpu(), time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < seconds:
+        n += 1
+        delay = t0 + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    print(json.dumps({"cpu_ms_per_s": (cpu() - c0) * 1000 / (time.monotonic() - t0), "wakeups": n}), flush=True)
 
 
 if __name__ == "__main__":

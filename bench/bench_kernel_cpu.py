@@ -31,7 +31,7 @@ idle), because on this machine each wakeup of a process has a price of its own:
 - *bare relay*: the least any Python relay can do for the same traffic (the same fake-mic WAV in the
   same chunks, real time, through a loopback websockets relay to the same local server and the reply
   audio back; no session state, log or UI) — its process's CPU per wall second;
-- *wakeups alone*: a thread waking as often as the kernel's loop did during duplex, doing nothing.
+- *wakeups alone*: a process waking as often as the kernel's loop did during duplex, doing nothing.
 
 The ratio kernel / bare relay is the package's own cost over the least a Python relay costs here.
 
@@ -104,7 +104,7 @@ FLOORS = Path(__file__).resolve().parent / "_floors.py"
 
 def floor_windows(server_url: str, mic_wav: Path, window_s: float, chunk_ms: int, wake_rate: float,
                   n: int) -> list[dict[str, float]]:
-    """``n`` windows of the bare relay (its CPU per wall second) and of a thread waking ``wake_rate``
+    """``n`` windows of the bare relay (its CPU per wall second) and of a process waking ``wake_rate``
     times a second (bench/_floors.py)."""
     out = []
     relay = subprocess.Popen([sys.executable, str(FLOORS), "relay", server_url], stdout=subprocess.PIPE, text=True)
@@ -290,9 +290,10 @@ def main() -> int:
           [[name, v["duplex"], v["idle"]] for name, v in sorted(threads.items(), key=lambda kv: -kv[1]["duplex"])],
           title="By thread (medians)")
     print()
+    per_msg = (f": {summary(net)['median'] * 1000 / msgs_per_s if msgs_per_s else math.nan:.0f} us of kernel CPU each"
+               if args.transport == "comm" else " (the widget's own messages take the link)")
     table(["kernel messages on the page's socket (duplex)", "per s"], [[k, v] for k, v in msg_rates.items()],
-          title=f"{msgs_per_s:.0f} comm messages/s through JupyterLab during duplex ({args.transport}): "
-                f"{summary(net)['median'] * 1000 / msgs_per_s if msgs_per_s else math.nan:.0f} us of kernel CPU each")
+          title=f"{msgs_per_s:.0f} comm messages/s through JupyterLab during duplex{per_msg}")
     wake_s = {kind: summary([x["loop_wakeups_per_s"] for x in ws]) for kind, ws in (("duplex", duplex_w),
                                                                                       ("idle", idle_w))}
     relay_f = summary([f["bare_relay_ms_per_s"] for f in floors])
