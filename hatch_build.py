@@ -1,4 +1,4 @@
-"""Hatch build hook: rebuild the widget bundle (realtime_nb/static/widget.js) from js/ when needed.
+"""Hatch build hook: rebuild the widget bundle (realtime_nb/notebook/static/widget.js) from js/ when needed.
 
 The bundle is committed, so ``pip install`` works without Node. When the sources in js/ (or the
 locked esbuild version) changed since the committed bundle was built, and Node and npm are available,
@@ -22,7 +22,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-BUNDLE = Path("realtime_nb") / "static" / "widget.js"
+BUNDLE = Path("realtime_nb") / "notebook" / "static" / "widget.js"
 _STAMP = re.compile(r"\(sources ([0-9a-f]{16})\)")
 
 

@@ -58,7 +58,7 @@ from labharness import (  # noqa: E402  (the harness lives with the browser test
 )
 
 SAMPLE_RATE = 24000
-NODELAY_EXTENSION = "realtime_nb._jupyter_server_ext"
+NODELAY_EXTENSION = "realtime_nb.notebook._jupyter_server_ext"
 ROOT_SEL = "[data-testid=rtnb-root]"
 INIT_TRACE = "window.__realtime_nb_trace = [];"
 
@@ -307,7 +307,8 @@ def calibrate(page: Any, time_url: str, n: int = 40) -> dict[str, Any]:
 KERNEL_PROBE = '''
 import json, os, time
 import realtime_nb as rt
-from realtime_nb import widget as _rtw, _widget_bridge as _rtb
+from realtime_nb.notebook import widget as _rtw
+from realtime_nb.notebook import _bridge as _rtb
 _bench = {"mic": [], "out": []}
 _bench_on_custom = _rtw.RealtimeWidget._on_custom
 def _bench_custom(self, widget, content, buffers):
@@ -327,7 +328,7 @@ def _bench_flush(self, item, end=False):
         _bench["sent"].append((time.time() * 1000, item, self.forwarded.get(item, 0), self.pending_n[item]))
     return _bench_flush_audio(self, item, end)
 _rtb.Bridge.flush_audio = _bench_flush
-from realtime_nb import _link as _rtl
+from realtime_nb.notebook import _link as _rtl
 _bench_decode = _rtl.decode_frame
 def _bench_decode_frame(frame):
     content, buffers = _bench_decode(frame)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from realtime_nb._eventlog import EventLog
-from realtime_nb.frames import events_frame, items_frame, responses_frame
+from realtime_nb.client._eventlog import EventLog
+from realtime_nb.client.frames import events_frame, items_frame, responses_frame
 from realtime_nb.protocol.reducer import ConversationState
 
 

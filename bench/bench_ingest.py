@@ -181,8 +181,8 @@ class FakeWebSocket:
 
 
 def _new_client() -> Any:
-    from realtime_nb._client import Client
-    from realtime_nb._target import Target
+    from realtime_nb.client._connection import Client
+    from realtime_nb.client._target import Target
 
     url = "ws://127.0.0.1:9/v1/realtime?model=gpt-realtime"
     return Client(Target("ws://127.0.0.1:9/v1", "url", "bench"), "gpt-realtime", url)

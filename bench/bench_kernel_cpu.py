@@ -6,7 +6,7 @@ Chromium's fake microphone loops a recording of questions with pauses for the ~2
 kernel relays mic audio to the server all the time (25 messages/s) and reply audio back (25 deltas/s
 while the assistant speaks), plus the transcript and event-log updates the widget shows.
 ``--transport link`` (default) is the widget as installed: its messages take the fast path
-(``realtime_nb/_link.py``, a loopback WebSocket to the kernel's loop thread); ``--transport comm``
+(``realtime_nb/notebook/_link.py``, a loopback WebSocket to the kernel's loop thread); ``--transport comm``
 turns it off (``REALTIME_NB_LINK=0``), so every message is a Jupyter comm message through the kernel's
 shell channel, as before the fast path existed.
 
@@ -88,7 +88,7 @@ MIC_SEGMENTS = [
 # Bench-only: when the session's loop thread could sleep (a selector wait with a timeout), wall ms.
 WAKE_PROBE = """
 _bench = {"wakes": []}
-from realtime_nb import _loop as _bench_loop
+from realtime_nb.client import _loop as _bench_loop
 def _bench_wrap_selector():
     sel = _bench_loop.get_loop()._selector
     orig = sel.select

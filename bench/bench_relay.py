@@ -9,12 +9,12 @@ for the replies), against one ``LocalServer`` at real-time pace (``--chunk-ms`` 
   events over its own WebSocket, and plays the deltas with the widget's player worklet
   (``js/player.worklet.js``, same 100 ms pre-buffer), stopping it on ``speech_started`` as the widget does.
 - ``widget_link``: ``s = rt.connect(); s.widget`` in JupyterLab, as installed: the widget's messages
-  take its fast path (``realtime_nb/_link.py``, a loopback WebSocket from the page to the kernel's loop
+  take its fast path (``realtime_nb/notebook/_link.py``, a loopback WebSocket from the page to the kernel's loop
   thread); the package's TCP_NODELAY server extension is loaded.
 - ``widget_comm``: the same lab, the link turned off (``REALTIME_NB_LINK=0`` in the kernel): every
   message is a Jupyter comm message (page → jupyter_server → ZMQ → kernel), TCP_NODELAY extension on.
 - ``widget_comm_nagle``: the comm path in a second JupyterLab whose config disables the extension
-  (``jupyter server extension disable realtime_nb._jupyter_server_ext`` in its temporary config dir).
+  (``jupyter server extension disable realtime_nb.notebook._jupyter_server_ext`` in its temporary config dir).
 
 The paths take turns (one at a time, ``--round-s`` each, the order rotating every round, ``--rounds``
 rounds), so all meet the same noise of the shared machine without loading each other.

@@ -58,7 +58,7 @@ PCM_BYTES_PER_S = RATE * 2
 
 def build_items(n_items: int) -> tuple[Any, Any]:
     """A ConversationState + EventLog with ``n_items`` items (rounds of five kinds), applied as GA events."""
-    from realtime_nb._eventlog import EventLog
+    from realtime_nb.client._eventlog import EventLog
     from realtime_nb.protocol.reducer import ConversationState
 
     state, log = ConversationState(), EventLog()
@@ -131,7 +131,7 @@ def build_items(n_items: int) -> tuple[Any, Any]:
 def bench_items(n_items: int, repeat: int) -> dict[str, Any]:
     import pandas as pd
 
-    from realtime_nb.frames import items_frame
+    from realtime_nb.client.frames import items_frame
 
     t0 = time.perf_counter()
     state, log = build_items(n_items)
@@ -275,8 +275,8 @@ class Script:
 
 
 async def _feed_session(script: Script) -> dict[str, Any]:
-    from realtime_nb._client import Client
-    from realtime_nb._target import Target
+    from realtime_nb.client._connection import Client
+    from realtime_nb.client._target import Target
     from realtime_nb.protocol.codec import encode
 
     client = Client(Target("ws://127.0.0.1:9/v1", "url", "bench"), "gpt-realtime",
@@ -302,7 +302,7 @@ def _memory_worker(kind: str, minutes: float, trace: bool, conn: Any) -> None:
     """One measurement in a fresh process; sends back a dict."""
     import tracemalloc
 
-    from realtime_nb._eventlog import EventLog
+    from realtime_nb.client._eventlog import EventLog
 
     script = Script(minutes)
     keep: Any = None

@@ -1,4 +1,4 @@
-// Builds realtime_nb/static/widget.js (+ widget.css) from js/ with esbuild.
+// Builds realtime_nb/notebook/static/widget.js (+ widget.css) from js/ with esbuild.
 //   node js/build.mjs          build
 //   node js/build.mjs --check  build in memory and fail if the committed files differ
 // Worklet processors (*.worklet.js) and the link's worker (*.worker.js) are bundled first, each into one
@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
-const outDir = join(root, "realtime_nb", "static");
+const outDir = join(root, "realtime_nb", "notebook", "static");
 const check = process.argv.includes("--check");
 
 /**

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(local=args.local)
     if args.command == "lab":
-        from .lab import run_lab
+        from .notebook.lab import run_lab
 
         return run_lab(args.dir, browser=not args.no_browser, extra=args.jupyter_args)
     return 2

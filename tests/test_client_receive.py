@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from realtime_nb._client import Client
-from realtime_nb._target import Target
 from realtime_nb.audio import b64encode_pcm16
+from realtime_nb.client._connection import Client
+from realtime_nb.client._target import Target
 
 LOC = {"response_id": "resp_1", "item_id": "item_a", "output_index": 0, "content_index": 0}
 

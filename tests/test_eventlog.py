@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtime_nb._eventlog import COLUMNS, EventLog, EventRow
 from realtime_nb.audio import b64encode_pcm16
+from realtime_nb.client._eventlog import COLUMNS, EventLog, EventRow
 
 
 def test_columns_are_extracted() -> None:

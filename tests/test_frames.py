@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from realtime_nb._eventlog import EventLog
 from realtime_nb.audio import b64encode_pcm16
-from realtime_nb.frames import (
+from realtime_nb.client._eventlog import EventLog
+from realtime_nb.client.frames import (
     EVENT_COLUMNS,
     ITEM_COLUMNS,
     RESPONSE_COLUMNS,

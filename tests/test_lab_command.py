@@ -45,7 +45,7 @@ def test_lab_serves_the_quickstart(tmp_path):
         assert sorted(p.name for p in (tmp_path / "nbs").glob("*.ipynb"))[0] == "01_quickstart.ipynb"
         # a notebook the user changed is never overwritten
         (tmp_path / "nbs" / "01_quickstart.ipynb").write_text("{}")
-        from realtime_nb.lab import copy_notebooks
+        from realtime_nb.notebook.lab import copy_notebooks
 
         copy_notebooks(tmp_path / "nbs")
         assert Path(tmp_path / "nbs" / "01_quickstart.ipynb").read_text() == "{}"

@@ -16,8 +16,9 @@ from test_widget import FakeBrowser, settle, wait_for
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from realtime_nb import _link, _loop
-from realtime_nb.widget import RealtimeWidget
+from realtime_nb.client import _loop
+from realtime_nb.notebook import _link
+from realtime_nb.notebook.widget import RealtimeWidget
 
 session = test_widget.session   # the same fixtures: a Session on the local server, a widget with a fake comm
 browser = test_widget.browser

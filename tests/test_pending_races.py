@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from realtime_nb import _audio_in, _ops
-from realtime_nb._client import Client
-from realtime_nb._pending import TAG_KEY, Op, Pending, tag_request, untag
-from realtime_nb._target import Target
+from realtime_nb.client import _audio_in, _ops
+from realtime_nb.client._connection import Client
+from realtime_nb.client._pending import TAG_KEY, Op, Pending, tag_request, untag
+from realtime_nb.client._target import Target
 from realtime_nb.errors import RealtimeError
 
 Event = dict[str, Any]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import realtime_nb as rt
-from realtime_nb import _target
 from realtime_nb.audio import read_wav
+from realtime_nb.client import _target
 
 
 def test_text_turn_with_audio_output(rt_session):

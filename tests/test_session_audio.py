@@ -7,8 +7,8 @@ import pytest
 from speechgen import make_utterance
 
 import realtime_nb as rt
-from realtime_nb import _audio_in
 from realtime_nb.audio import write_wav
+from realtime_nb.client import _audio_in
 
 
 @pytest.fixture

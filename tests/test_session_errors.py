@@ -9,7 +9,7 @@ import time
 import pytest
 
 import realtime_nb as rt
-from realtime_nb import _loop
+from realtime_nb.client import _loop
 
 
 def test_handlers_get_events_and_can_be_removed(rt_session):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import realtime_nb as rt
-from realtime_nb import _loop
+from realtime_nb.client import _loop
 from realtime_nb.server import LocalServer
 
 SILENCE = np.zeros(24000, np.int16)   # 1 s: ends the turn (silence_duration_ms 200) and leaves ~0.8 s

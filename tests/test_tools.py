@@ -12,8 +12,8 @@ from typing import Annotated, Any, List, Literal, Optional, TypedDict  # noqa: U
 
 import pytest
 
+from realtime_nb.client.tools import Tool, ToolRegistry, function_schema, parse_docstring
 from realtime_nb.errors import ToolError
-from realtime_nb.tools import Tool, ToolRegistry, function_schema, parse_docstring
 
 try:
     import jsonschema

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import realtime_nb as rt
-from realtime_nb import _widget_bridge as wb
-from realtime_nb._eventlog import EventRow
-from realtime_nb.widget import RealtimeWidget
+from realtime_nb.client._eventlog import EventRow
+from realtime_nb.notebook import _bridge as wb
+from realtime_nb.notebook.widget import RealtimeWidget
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
@@ -460,7 +460,7 @@ def test_interrupt_with_nothing_played_does_not_truncate(session, browser):
 
 
 def _run_truncate(browser: FakeBrowser, item: str, played: int) -> Any:
-    from realtime_nb import _loop
+    from realtime_nb.client import _loop
 
     async def go() -> Any:
         return await browser.w._bridge.truncate(item, played)
@@ -636,9 +636,9 @@ def test_a_view_that_starts_mid_item_truncates_in_item_time(slow_session):
 
 
 def test_session_displays_as_its_widget_in_a_kernel(session, monkeypatch):
-    import realtime_nb.widget as widget_module
+    import realtime_nb.notebook as notebook_module
 
-    monkeypatch.setattr(widget_module, "in_kernel", lambda: True)
+    monkeypatch.setattr(notebook_module, "in_kernel", lambda: True)
     bundle = session._repr_mimebundle_()
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == session.widget.model_id

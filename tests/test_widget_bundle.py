@@ -31,11 +31,11 @@ def test_committed_bundle_matches_the_sources():
 
 
 def test_bundle_is_self_contained():
-    js = (ROOT / "realtime_nb" / "static" / "widget.js").read_text()
+    js = (ROOT / "realtime_nb" / "notebook" / "static" / "widget.js").read_text()
     assert "export {" in js and "widget_default as default" in js      # an ES module with a default export
     assert "\nimport " not in js                                         # nothing left to resolve at run time
     assert 'registerProcessor("realtime-nb-player"' in js and 'registerProcessor("realtime-nb-capture"' in js
-    assert (ROOT / "realtime_nb" / "static" / "widget.css").read_text().count(".rtnb") > 20
+    assert (ROOT / "realtime_nb" / "notebook" / "static" / "widget.css").read_text().count(".rtnb") > 20
 
 
 @pytest.mark.skipif(shutil.which("node") is None or not (ROOT / "node_modules" / "esbuild").exists(),

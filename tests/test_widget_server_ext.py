@@ -1,4 +1,4 @@
-"""The Jupyter server extension that sets TCP_NODELAY on kernel websockets (realtime_nb._jupyter_server_ext).
+"""The Jupyter server extension that sets TCP_NODELAY on kernel websockets (realtime_nb.notebook._jupyter_server_ext).
 
 A real ``jupyter server`` on a free port, with its config, data and runtime directories in a temp
 folder: the extension loads, a kernel websocket connects, and the server reports the socket option
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime_nb import _jupyter_server_ext as ext
+from realtime_nb.notebook import _jupyter_server_ext as ext
 
 pytest.importorskip("jupyter_server")
 
@@ -43,9 +43,9 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def test_extension_points_and_config_file():
-    assert ext._jupyter_server_extension_points() == [{"module": "realtime_nb._jupyter_server_ext"}]
+    assert ext._jupyter_server_extension_points() == [{"module": "realtime_nb.notebook._jupyter_server_ext"}]
     config = json.loads(CONFIG.read_text())
-    assert config == {"ServerApp": {"jpserver_extensions": {"realtime_nb._jupyter_server_ext": True}}}
+    assert config == {"ServerApp": {"jpserver_extensions": {"realtime_nb.notebook._jupyter_server_ext": True}}}
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"etc/jupyter/jupyter_server_config.d/realtime_nb.json"' in pyproject  # shipped as shared data
 
@@ -67,9 +67,9 @@ def test_enabled_on_install():
     out = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"], capture_output=True,
                          text=True, timeout=120, env=_env(Path("/nonexistent-realtime-nb")))
     text = out.stdout + out.stderr
-    line = next((ln for ln in text.splitlines() if "realtime_nb._jupyter_server_ext" in ln), "")
+    line = next((ln for ln in text.splitlines() if "realtime_nb.notebook._jupyter_server_ext" in ln), "")
     assert "enabled" in line, text
-    assert "realtime_nb._jupyter_server_ext" in text.split("Validating")[-1] or " OK" in text, text
+    assert "realtime_nb.notebook._jupyter_server_ext" in text.split("Validating")[-1] or " OK" in text, text
 
 
 @pytest.mark.slow
@@ -83,7 +83,8 @@ def test_loads_in_a_real_server_and_sets_nodelay_on_kernel_websockets(tmp_path):
     log_path = tmp_path / "server.log"
     cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path / 'root'}",
-           "--ServerApp.log_level=DEBUG", "--ServerApp.jpserver_extensions={'realtime_nb._jupyter_server_ext': True}",
+           "--ServerApp.log_level=DEBUG",
+           "--ServerApp.jpserver_extensions={'realtime_nb.notebook._jupyter_server_ext': True}",
            "--allow-root"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(tmp_path), cwd=tmp_path)
@@ -101,7 +102,7 @@ def test_loads_in_a_real_server_and_sets_nodelay_on_kernel_websockets(tmp_path):
                     pytest.fail(f"jupyter server did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.2)
         text = log_path.read_text()
-        assert "realtime_nb._jupyter_server_ext | extension was successfully loaded" in text, text[-3000:]
+        assert "realtime_nb.notebook._jupyter_server_ext | extension was successfully loaded" in text, text[-3000:]
         assert "realtime-nb: TCP_NODELAY on kernel websockets enabled" in text
 
         req = urllib.request.Request(f"{base}/api/kernels?token={token}", data=b"{}", method="POST",

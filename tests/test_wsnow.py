@@ -8,7 +8,7 @@ import asyncio
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from realtime_nb._wsnow import write_now
+from realtime_nb.client._wsnow import write_now
 
 
 async def _echo_count(ws):

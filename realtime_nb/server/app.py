@@ -22,10 +22,10 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from .._redact import RedactKey
 from ..protocol import dialect
 from ..protocol.codec import decode, encode
 from ..protocol.errors import EventError
+from ..protocol.redact import RedactKey
 from .brains import BrainError, make_brain
 from .engine import Engine
 from .runner import ResponseRun

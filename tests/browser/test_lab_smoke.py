@@ -159,5 +159,5 @@ def test_fake_mic_reaches_the_kernel(open_notebook):
 def test_package_server_extension_loads(lab):
     """The package enables its server extension through sys.prefix/etc/jupyter; the test lab keeps that path."""
     lab.api("GET", "/api/status")
-    assert "realtime_nb._jupyter_server_ext | extension was successfully loaded" in lab.log_path.read_text(), \
+    assert "realtime_nb.notebook._jupyter_server_ext | extension was successfully loaded" in lab.log_path.read_text(), \
         lab.log_tail()

@@ -29,17 +29,17 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed as WSClosed
 
-from . import audio as _audio
+from .. import audio as _audio
+from ..errors import ConnectionClosed, RealtimeError, SessionExpired
+from ..protocol.codec import decode, encode
+from ..protocol.dialect import ga_event_type
+from ..protocol.errors import EventError
+from ..protocol.reducer import ConversationState
 from ._audio_in import AudioTurn
 from ._eventlog import EventLog
 from ._pending import Op, Pending, tag_request, untag
 from ._target import Target, ws_logger
 from ._wsnow import can_write_now, write, write_now
-from .errors import ConnectionClosed, RealtimeError, SessionExpired
-from .protocol.codec import decode, encode
-from .protocol.dialect import ga_event_type
-from .protocol.errors import EventError
-from .protocol.reducer import ConversationState
 from .response import Response, fail_all
 from .tools import ToolRegistry
 

@@ -11,7 +11,7 @@ the upgraded connection before the handler connects to the kernel. Nothing else 
 
 The package installs ``etc/jupyter/jupyter_server_config.d/realtime_nb.json``, which enables the
 extension in every ``jupyter server`` / ``jupyter lab`` of the environment. To turn it off:
-``jupyter server extension disable realtime_nb._jupyter_server_ext`` or ``REALTIME_NB_NODELAY=0``.
+``jupyter server extension disable realtime_nb.notebook._jupyter_server_ext`` or ``REALTIME_NB_NODELAY=0``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import socket
 from typing import Any
 
-EXTENSION = "realtime_nb._jupyter_server_ext"
+EXTENSION = "realtime_nb.notebook._jupyter_server_ext"
 _MARK = "_realtime_nb_nodelay"
 
 

@@ -24,7 +24,7 @@ from ._eventlog import COLUMNS as EVENT_COLUMNS
 from ._eventlog import EventLog
 
 if TYPE_CHECKING:
-    from .protocol.reducer import ConversationState, ResponseState
+    from ..protocol.reducer import ConversationState, ResponseState
 
 __all__ = ["EVENT_COLUMNS", "ITEM_COLUMNS", "RESPONSE_COLUMNS", "events_frame", "items_frame",
            "responses_frame"]

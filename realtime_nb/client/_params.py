@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from .protocol import dialect
+from ..protocol import dialect
 
 log = logging.getLogger("realtime_nb")
 

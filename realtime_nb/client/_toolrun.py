@@ -20,12 +20,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import RealtimeError
-from .protocol.ids import item_id as new_item_id
+from ..errors import RealtimeError
+from ..protocol.ids import item_id as new_item_id
 from .response import Response
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._connection import Client
 
 log = logging.getLogger("realtime_nb")
 

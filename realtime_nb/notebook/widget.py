@@ -3,7 +3,7 @@
 >>> s = rt.connect()          # doctest: +SKIP
 >>> s.widget                  # doctest: +SKIP   (or display(s), or just `s` as a cell's last line)
 
-The browser captures the mic and plays the model's voice; the kernel only relays (``_widget_bridge``).
+The browser captures the mic and plays the model's voice; the kernel only relays (``_bridge``).
 Synced traits hold UI state only — they are saved into the notebook — never a key or any audio:
 audio travels as binary custom messages, the transcript and event log as custom messages too.
 
@@ -51,13 +51,13 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets as t
 
-from . import _loop
-from ._widget_bridge import Bridge, run_on_loop
+from ..client import _loop
+from ._bridge import Bridge, run_on_loop
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..client.session import Session
 
-__all__ = ["VOICES", "RealtimeWidget", "in_kernel", "widget_for"]
+__all__ = ["VOICES", "RealtimeWidget", "widget_for"]
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -179,15 +179,6 @@ class RealtimeWidget(anywidget.AnyWidget):
 
 
 _lock = threading.Lock()
-
-
-def in_kernel() -> bool:
-    """True inside a Jupyter kernel (where a widget can be shown), False in a terminal or script."""
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def widget_for(session: Session, **settings: Any) -> RealtimeWidget:

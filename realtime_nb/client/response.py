@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import audio as _audio
+from ..errors import ConnectionClosed
+from ..protocol.reducer import ResponseState
 from . import _loop
-from . import audio as _audio
-from .errors import ConnectionClosed
-from .protocol.reducer import ResponseState
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._connection import Client
 
 __all__ = ["Response", "ref"]
 

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _audio_in, _loop, _ops, _params, _target
-from ._client import Client, Handler
+from . import _audio_in, _hooks, _loop, _ops, _params, _target
+from ._connection import Client, Handler
 from .response import Response
 
 __all__ = ["Session", "aconnect", "connect"]
@@ -79,19 +79,15 @@ class Session:
         return (f"<realtime_nb.Session {self.model} at {where}: {state}, "
                 f"{len(c.state.conversation)} items, {len(c.responses)} responses>")
 
-    # -- the browser widget (realtime_nb/widget.py) ------------------------------------------------
+    # -- the browser widget (realtime_nb/notebook/widget.py) ------------------------------------------------
     @property
     def widget(self) -> Any:
         """The ``RealtimeWidget`` of this session (one per session): mic, speaker, transcript, status.
         ``display(s)`` (or ``s`` as a cell's last line) shows it too."""
-        from .widget import widget_for
-
-        return widget_for(self)
+        return _hooks.widget_for(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        from .widget import in_kernel
-
-        if not in_kernel():
+        if not _hooks.in_kernel():
             return None  # a terminal: the text repr
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
         data = bundle[0] if isinstance(bundle, tuple) else bundle  # anywidget: (data, metadata)

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ClassificationError, RealtimeError
+from ..protocol import dialect
+from ..protocol.ids import item_id as new_item_id
+from ..protocol.ids import new_id
 from . import _audio_in, _params
-from ._client import KNOWN_CLIENT_TYPES, Client
+from ._connection import KNOWN_CLIENT_TYPES, Client
 from ._pending import FIFO_REPLIES, KEYED_REPLIES, Op
-from .errors import ClassificationError, RealtimeError
-from .protocol import dialect
-from .protocol.ids import item_id as new_item_id
-from .protocol.ids import new_id
 from .response import Response, ref
 
 REPLY_TIMEOUT = 30.0      # acknowledgements (session.updated, item added …)

@@ -30,7 +30,7 @@ import struct
 from http import HTTPStatus
 from typing import Any
 
-from ._wsnow import write_now
+from ..client._wsnow import write_now
 
 log = logging.getLogger("realtime_nb")
 

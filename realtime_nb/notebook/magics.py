@@ -46,7 +46,7 @@ class RealtimeMagics(Magics):
         return ns
 
     def _session(self, name: str) -> Any:
-        from .session import Session
+        from ..client.session import Session
 
         s = self._ns.get(name)
         if s is None:

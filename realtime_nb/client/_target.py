@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._redact import RedactKey
+from ..protocol.redact import RedactKey
+from . import _hooks
 
 OPENAI_URL = "wss://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-realtime"
@@ -76,9 +77,7 @@ def acquire_local() -> str:
     global _server, _users
     with _lock:
         if _server is None:
-            from .server import LocalServer
-
-            _server = LocalServer("127.0.0.1", 0).start()
+            _server = _hooks.start_local_server()
             logging.getLogger("realtime_nb").info("realtime-nb: started the embedded local server at %s",
                                                   _server.url)
         _users += 1

@@ -42,7 +42,7 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from .errors import ToolError
+from ..errors import ToolError
 
 __all__ = ["Tool", "ToolRegistry", "encode_result", "function_schema", "parse_docstring"]
 

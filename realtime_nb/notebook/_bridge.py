@@ -36,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _audio_in, _link, _loop
-from .errors import RealtimeError
+from ..client import _audio_in, _loop
+from ..errors import RealtimeError
+from . import _link
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..client.session import Session
     from .widget import RealtimeWidget
 
 log = logging.getLogger("realtime_nb")

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import audio as _audio
+from .. import audio as _audio
 from .response import Response
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._connection import Client
 
 APPEND_CHUNK_BYTES = 1 << 20          # 1 MiB of PCM16 (~22 s at 24 kHz) per append event
 SILENCE_MARGIN_MS = 400
