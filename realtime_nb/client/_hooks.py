@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 
 class EmbeddedServer(Protocol):
-    url: str
+    @property
+    def url(self) -> str: ...
 
     def stop(self) -> None: ...
 
