@@ -11,8 +11,8 @@ from pathlib import Path
 
 def notebooks_source() -> Path:
     """The example notebooks: ``notebooks/`` of a source checkout, else the copy inside the wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "notebooks", here / "_notebooks"):
+    package = Path(__file__).resolve().parent.parent  # realtime_nb/
+    for candidate in (package.parent / "notebooks", package / "_notebooks"):
         if candidate.is_dir() and any(candidate.glob("*.ipynb")):
             return candidate
     raise FileNotFoundError("the example notebooks are not installed with this copy of realtime-nb")
