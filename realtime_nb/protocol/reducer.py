@@ -10,6 +10,10 @@ counted in ``unknown_types`` rather than raised, and events that arrive out of t
 up, a response event before ``response.created`` creates the response on the fly, a transcript before
 its item is patched in when the item arrives. Anything unexpected is noted in ``anomalies``.
 
+Its parts live beside it: ``responses`` (``ResponseState`` and the handlers of response-scoped events),
+``timeline`` (the client's input audio), ``items`` (item and audio payload helpers) and ``ga_shapes``
+(which events need the beta → GA translation).
+
 >>> state = ConversationState()
 >>> state.apply({"type": "response.output_text.delta", "response_id": "resp_1", "item_id": "item_1",
 ...              "output_index": 0, "delta": "Hi"})
@@ -21,220 +25,30 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from realtime_nb import audio as _audio
-
 from .codec import clone
 from .conversation import PCM, Conversation
-from .dialect import (
-    _ALIASES,
-    _CONTENT_TO_GA,
-    _RESPONSE_OBJECT_DROPS,
-    _RESPONSE_OBJECT_MOVES,
-    BETA_TO_GA_EVENT,
-    ga_event_type,
-    server_event_to_ga,
-)
+from .dialect import server_event_to_ga
+from .ga_shapes import _DIALECT_SHAPED, _RENAMED, _already_ga
+from .items import _DEFAULT_FORMAT, _as_format, _clean_item, _decode, _pcm
+from .responses import ResponseState, _ResponseHandlers
+from .timeline import _InputTimeline
 
 __all__ = ["ConversationState", "ResponseState"]
 
 Event = dict[str, Any]
 SAMPLES_PER_MS = 24  # everything inside is int16 at 24 kHz
-_DEFAULT_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": 24000}
-# Beta sessions name formats with strings; GA uses format objects.
-_BETA_FORMATS: dict[str, dict[str, Any]] = {
-    "pcm16": _DEFAULT_FORMAT,
-    "g711_ulaw": {"type": "audio/pcmu"},
-    "g711_alaw": {"type": "audio/pcma"},
-}
 _TEXT_PART_TYPES = ("output_text", "input_text", "text")
-# Events whose names beta and GA share but whose items / session / response objects differ; these go
-# through ``dialect.server_event_to_ga`` (which leaves GA shapes unchanged) unless ``_already_ga`` says
-# the translation would change nothing.
-_DIALECT_SHAPED = frozenset({
-    "session.created", "session.updated", "response.created", "response.done",
-    "conversation.item.added", "conversation.item.done", "conversation.item.retrieved",
-    "response.output_item.added", "response.output_item.done",
-})
-_ITEM_SHAPED = frozenset({
-    "conversation.item.added", "conversation.item.done", "conversation.item.retrieved",
-    "response.output_item.added", "response.output_item.done",
-})
-_BETA_RESPONSE_KEYS = (*_RESPONSE_OBJECT_MOVES, *_RESPONSE_OBJECT_DROPS)
-# The names ``ga_event_type`` changes (beta names, aliases): one set lookup per event instead of a call.
-_RENAMED = frozenset(name for name in (*BETA_TO_GA_EVENT, *_ALIASES) if ga_event_type(name) != name)
-_UNSET_INDEX = 1 << 30
-_I16 = np.dtype(np.int16)  # items whose output_index we have not seen sort last, in arrival order
-
-
-def _ga_item(item: Any) -> bool:
-    """True when ``dialect.item_to_ga`` would return an equal item (or the value is no item at all)."""
-    if not isinstance(item, dict):
-        return True
-    if item.get("object") == "realtime.item":
-        return False
-    content = item.get("content")
-    return not (item.get("role") == "assistant" and isinstance(content, list)
-                and any(isinstance(p, dict) and p.get("type") in _CONTENT_TO_GA for p in content))
-
-
-def _already_ga(event: Event, etype: str) -> bool:
-    """True when ``server_event_to_ga(event)`` would equal ``event``, for the frequent response and item
-    events: they then skip the translation's deep copies (the handlers copy whatever they keep).
-    Session events (two per session) always take the translation."""
-    if etype in ("response.created", "response.done"):
-        obj = event.get("response")
-        if not isinstance(obj, dict):
-            return True
-        if any(key in obj for key in _BETA_RESPONSE_KEYS):
-            return False
-        output = obj.get("output")
-        return not isinstance(output, list) or all(_ga_item(item) for item in output)
-    if etype in _ITEM_SHAPED:
-        return _ga_item(event.get("item"))
-    return False
-
-
-def _empty() -> PCM:
-    return np.zeros(0, dtype=np.int16)
-
-
-def _pcm(chunk: Any) -> PCM:
-    """A private int16 copy, so later changes to the caller's buffer cannot reach our state."""
-    return np.array(chunk, dtype=np.int16).reshape(-1)
-
-
-@dataclass
-class ResponseState:
-    """Everything known about one response, filled in as its events arrive (in any order)."""
-
-    id: str
-    status: str = "in_progress"
-    status_details: dict[str, Any] | None = None
-    conversation_id: str | None = None
-    metadata: dict[str, Any] | None = None
-    output_modalities: list[str] | None = None
-    output_item_ids: list[str] = field(default_factory=list)
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    text: dict[str, str] = field(default_factory=dict)
-    transcript: dict[str, str] = field(default_factory=dict)
-    arguments: dict[str, str] = field(default_factory=dict)
-    audio: dict[str, list[PCM]] = field(default_factory=dict)
-    usage: dict[str, Any] | None = None
-    created_at: float | None = None
-    first_delta_at: float | None = None
-    first_audio_at: float | None = None
-    done_at: float | None = None
-    raw: dict[str, Any] | None = None
-    # Whether a response object told us its conversation_id (only then can it be called out-of-band).
-    band_known: bool = field(default=False, repr=False)
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
-    _final: set[tuple[str, str]] = field(default_factory=set, repr=False)
-
-    @property
-    def out_of_band(self) -> bool:
-        """True when a response object said ``conversation_id: null`` (``conversation: "none"``)."""
-        return self.band_known and self.conversation_id is None
-
-    @property
-    def done(self) -> bool:
-        """True once ``response.done`` (or any final status) has been seen."""
-        return self.done_at is not None or self.status != "in_progress"
-
-    def full_text(self) -> str:
-        """All ``output_text`` of the response, in output order."""
-        return "".join(self.text.get(i, "") for i in self.output_item_ids)
-
-    def full_transcript(self) -> str:
-        """All output audio transcripts of the response, in output order."""
-        return "".join(self.transcript.get(i, "") for i in self.output_item_ids)
-
-    def audio_pcm(self, conversation: Conversation | None = None) -> PCM:
-        """The response's output audio (int16, 24 kHz): its own chunks for out-of-band items, else the
-        conversation's audio for each output item."""
-        parts: list[PCM] = []
-        for item_id in self.output_item_ids:
-            if item_id in self.audio:
-                parts.extend(self.audio[item_id])
-            elif conversation is not None:
-                parts.extend(conversation.audio_chunks(item_id))
-        return np.concatenate(parts) if parts else _empty()  # always a new array, never a view of state
-
-    def _register(self, item_id: str, output_index: Any) -> None:
-        """Place ``item_id`` in ``output_item_ids`` (sorted by output_index)."""
-        idx = output_index if isinstance(output_index, int) else None
-        old = self._index.get(item_id)
-        if old is not None and (idx is None or idx == old):
-            return
-        self._index[item_id] = idx if idx is not None else _UNSET_INDEX
-        self.output_item_ids = sorted(self._index, key=self._index.__getitem__)
-
-
-class _InputTimeline:
-    """The client's appended input audio on the session timeline (24 kHz samples since the start).
-
-    Chunks before ``cut`` (the last commit/clear) are dropped, so memory stays bounded by the
-    uncommitted audio.
-    """
-
-    def __init__(self) -> None:
-        self._chunks: deque[tuple[int, PCM]] = deque()
-        self.end = 0  # samples appended since the session started
-        self.cut = 0  # start of the current (uncommitted) buffer
-
-    def append(self, pcm: PCM) -> None:
-        if len(pcm):
-            self._chunks.append((self.end, pcm))
-            self.end += len(pcm)
-
-    def take(self, start: int | None = None, stop: int | None = None) -> PCM:
-        """Audio in ``[start, stop)`` (default: the whole buffer); the buffer then starts at ``stop``."""
-        lo = max(self.cut if start is None else start, self.cut)
-        hi = min(self.end if stop is None else stop, self.end)
-        parts = [pcm[max(lo - s, 0): max(hi - s, 0)]
-                 for s, pcm in self._chunks if s < hi and s + len(pcm) > lo]
-        self.cut = max(self.cut, hi)
-        while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= self.cut:
-            self._chunks.popleft()
-        return np.concatenate(parts) if parts else _empty()
-
-    def clear(self) -> None:
-        self.cut = self.end
-        self._chunks.clear()
-
-
-def _clean_item(item: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """A deep copy of ``item`` without base64 audio, plus the removed ``(part type, base64)`` pairs."""
-    clean = clone(item)
-    found: list[tuple[str, str]] = []
-    for part in clean.get("content") or []:
-        if isinstance(part, dict) and isinstance(part.get("audio"), str):
-            found.append((str(part.get("type")), part.pop("audio")))
-    return clean, found
-
-
-def _as_format(fmt: Any) -> dict[str, Any]:
-    if isinstance(fmt, dict) and "type" in fmt:
-        return fmt
-    if isinstance(fmt, str):
-        return _BETA_FORMATS.get(fmt, _DEFAULT_FORMAT)
-    return _DEFAULT_FORMAT
-
-
-def _decode(b64: str, fmt: dict[str, Any]) -> PCM:
-    if fmt.get("type") == "audio/pcm":
-        return _audio.b64decode_pcm16(b64)
-    return _audio.decode_audio(_audio.b64decode(b64), fmt)
+_I16 = np.dtype(np.int16)  # ``apply`` takes over int16 arrays by dtype identity (``pcm.dtype is _I16``)
 
 
 Handler = Callable[["ConversationState", Event, "float | None", "PCM | None"], None]
 
 
-class ConversationState:
+class ConversationState(_ResponseHandlers):
     """Reduces GA server events (and the client's own sent events) into conversation state.
 
     Beta events (names and shapes) are accepted and mapped through ``dialect``; ``conversation.item.created``
@@ -359,19 +173,6 @@ class ConversationState:
         fmt = ((s.get("audio") or {}).get(direction) or {}).get("format")
         return _as_format(fmt if fmt is not None else s.get(f"{direction}_audio_format"))
 
-    def _response(self, rid: Any, etype: str, now: float | None) -> ResponseState:
-        rid = str(rid)
-        resp = self.responses.get(rid)
-        if resp is None:
-            resp = self.responses[rid] = ResponseState(rid, created_at=now)
-            if etype != "response.created":
-                self.anomalies.append(f"{etype} for {rid} before response.created")
-        return resp
-
-    def _register(self, resp: ResponseState, item_id: str, output_index: Any) -> None:
-        resp._register(item_id, output_index)
-        self._item_response[item_id] = resp.id
-
     def _upsert(self, item: dict[str, Any], prev: Any, *, final: bool) -> None:
         """Insert or update an item in the conversation, honouring ``previous_item_id`` if known."""
         iid, conv = item["id"], self.conversation
@@ -413,65 +214,7 @@ class ConversationState:
                     self.conversation.update(iid, content=content)
                 return
 
-    def _fill_from_item(self, resp: ResponseState, item: dict[str, Any]) -> None:
-        """Take text the server reports in a final item where no stream supplied it."""
-        iid = item["id"]
-        if item.get("type") in ("function_call", "mcp_call") and isinstance(item.get("arguments"), str):
-            resp.arguments.setdefault(iid, item["arguments"])
-        for part in item.get("content") or []:
-            if part.get("type") in ("output_text", "text") and isinstance(part.get("text"), str):
-                resp.text.setdefault(iid, part["text"])
-            elif part.get("type") in ("output_audio", "audio") and isinstance(part.get("transcript"), str):
-                resp.transcript.setdefault(iid, part["transcript"])
-
-    def _absorb(self, resp: ResponseState, obj: dict[str, Any], *, final: bool, now: float | None) -> None:
-        """Merge a response object (``response.created`` / ``response.done``) into ``resp``."""
-        if "conversation_id" in obj:
-            resp.conversation_id = obj["conversation_id"]
-            resp.band_known = True
-            if resp.out_of_band:  # audio that raced ahead of response.created was put in the conversation
-                for iid in resp.output_item_ids:
-                    if iid not in self.conversation and self.conversation.audio_samples(iid):
-                        resp.audio.setdefault(iid, []).insert(0, self.conversation.audio(iid))
-                        self.conversation.set_audio(iid, _empty())
-        if obj.get("metadata") is not None or resp.metadata is None:
-            resp.metadata = clone(obj.get("metadata"))
-        modalities = obj.get("output_modalities", obj.get("modalities"))
-        if modalities is not None:
-            resp.output_modalities = list(modalities)
-        if final or not resp.done:
-            resp.status = str(obj.get("status", resp.status))
-            resp.status_details = clone(obj.get("status_details"))
-            resp.usage = clone(obj.get("usage")) or resp.usage
-            output = []
-            for idx, item in enumerate(obj.get("output") or []):
-                if isinstance(item, dict) and isinstance(item.get("id"), str):
-                    clean, _ = _clean_item(item)
-                    output.append(clean)
-                    self._output_item(resp, clean, idx, final=final, now=now)
-            resp.raw = {**clone({k: v for k, v in obj.items() if k != "output"}), "output": output}
-        if final and resp.done_at is None:
-            resp.done_at = now
-
-    def _output_item(self, resp: ResponseState, item: dict[str, Any], idx: Any, *, final: bool,
-                     now: float | None) -> None:
-        iid = item["id"]
-        self._register(resp, iid, idx)
-        resp.items[iid] = item
-        if final:
-            self._fill_from_item(resp, item)
-        if not resp.out_of_band and resp.band_known:
-            self._upsert(item, None, final=final)
-
-    def _stamp_delta(self, resp: ResponseState, now: float | None, *, audio: bool = False) -> None:
-        if now is None:
-            return
-        if resp.first_delta_at is None:
-            resp.first_delta_at = now
-        if audio and resp.first_audio_at is None:
-            resp.first_audio_at = now
-
-    # -- handlers (see _DISPATCH) --------------------------------------------------------------------
+    # -- handlers (see _DISPATCH; the response-scoped ones are in responses._ResponseHandlers) -----
     def _on_error(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
         self.errors.append(clone(ev.get("error") or {}))
 
@@ -557,91 +300,8 @@ class ConversationState:
         else:
             self._input.clear()
 
-    def _on_response_created(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        obj = ev["response"]
-        resp = self._response(obj["id"], ev["type"], now)
-        if resp.created_at is None:
-            resp.created_at = now
-        self._absorb(resp, obj, final=False, now=now)
-
-    def _on_response_done(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        obj = ev["response"]
-        self._absorb(self._response(obj["id"], ev["type"], now), obj, final=True, now=now)
-
-    def _on_output_item(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        resp = self._response(ev["response_id"], ev["type"], now)
-        item, _ = _clean_item(ev["item"])
-        final = ev["type"] == "response.output_item.done"
-        if not final and item["id"] in resp.items and resp.items[item["id"]].get("status") != "in_progress":
-            self._register(resp, item["id"], ev.get("output_index"))
-            return  # a late ``added`` after ``done``
-        self._output_item(resp, item, ev.get("output_index"), final=final, now=now)
-
-    def _on_part(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        resp = self._response(ev["response_id"], ev["type"], now)
-        iid = ev["item_id"]
-        self._register(resp, iid, ev.get("output_index"))
-        part = ev.get("part") or {}
-        if ev["type"].endswith(".done"):
-            if isinstance(part.get("text"), str):
-                self._set_final(resp, "text", iid, part["text"])
-            if isinstance(part.get("transcript"), str):
-                self._set_final(resp, "transcript", iid, part["transcript"])
-
-    def _set_final(self, resp: ResponseState, kind: str, iid: str, value: str) -> None:
-        getattr(resp, kind)[iid] = value
-        resp._final.add((kind, iid))
-
-    # event type -> (ResponseState attribute, payload key, is done)
-    _STREAMS: ClassVar[dict[str, tuple[str, str, bool]]] = {
-        "response.output_text.delta": ("text", "delta", False),
-        "response.output_text.done": ("text", "text", True),
-        "response.output_audio_transcript.delta": ("transcript", "delta", False),
-        "response.output_audio_transcript.done": ("transcript", "transcript", True),
-        "response.function_call_arguments.delta": ("arguments", "delta", False),
-        "response.function_call_arguments.done": ("arguments", "arguments", True),
-        "response.mcp_call_arguments.delta": ("arguments", "delta", False),
-        "response.mcp_call_arguments.done": ("arguments", "arguments", True),
-    }
-
-    def _on_stream(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        kind, key, is_done = self._STREAMS[ev["type"]]
-        resp = self._response(ev["response_id"], ev["type"], now)
-        iid = ev["item_id"]
-        self._register(resp, iid, ev.get("output_index"))
-        if is_done:
-            self._set_final(resp, kind, iid, str(ev.get(key) or ""))
-            return
-        self._stamp_delta(resp, now)
-        if (kind, iid) in resp._final:
-            self.anomalies.append(f"{ev['type']} for {iid} after its done event; ignored")
-            return
-        acc: dict[str, str] = getattr(resp, kind)
-        acc[iid] = acc.get(iid, "") + str(ev.get(key) or "")
-
-    def _on_audio_delta(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        resp = self._response(ev["response_id"], ev["type"], now)
-        iid = ev["item_id"]
-        self._register(resp, iid, ev.get("output_index"))
-        chunk = pcm if pcm is not None else _decode(ev["delta"], self._format("output", resp))  # pcm: ours (apply)
-        if resp.first_audio_at is None:  # (first_delta_at is set by then too)
-            self._stamp_delta(resp, now, audio=True)
-        if iid in self.truncated_at_ms or iid in self._deleted:
-            self.anomalies.append(f"audio for truncated/deleted item {iid}; ignored")
-        elif resp.out_of_band:
-            resp.audio.setdefault(iid, []).append(chunk)
-        else:  # in-band, or not yet known: keyed by item id, the item may come later
-            self.conversation.append_audio(iid, chunk)
-
     def _on_rate_limits(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
         self.rate_limits = clone(ev.get("rate_limits"))
-
-    def _on_response_event(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
-        """Other response-scoped events: only place their item in the response."""
-        if "response_id" in ev:
-            resp = self._response(ev["response_id"], ev["type"], now)
-            if isinstance(ev.get("item_id"), str):
-                self._register(resp, ev["item_id"], ev.get("output_index"))
 
     def _ignore(self, ev: Event, now: float | None, pcm: PCM | None) -> None:
         """Known events that change no conversation state."""
@@ -669,18 +329,18 @@ class ConversationState:
         "output_audio_buffer.started": _ignore,
         "output_audio_buffer.stopped": _ignore,
         "output_audio_buffer.cleared": _ignore,
-        "response.created": _on_response_created,
-        "response.done": _on_response_done,
-        "response.output_item.added": _on_output_item,
-        "response.output_item.done": _on_output_item,
-        "response.content_part.added": _on_part,
-        "response.content_part.done": _on_part,
-        **dict.fromkeys(_STREAMS, _on_stream),
-        "response.output_audio.delta": _on_audio_delta,
-        "response.output_audio.done": _on_response_event,
-        "response.mcp_call.in_progress": _on_response_event,
-        "response.mcp_call.completed": _on_response_event,
-        "response.mcp_call.failed": _on_response_event,
+        "response.created": _ResponseHandlers._on_response_created,
+        "response.done": _ResponseHandlers._on_response_done,
+        "response.output_item.added": _ResponseHandlers._on_output_item,
+        "response.output_item.done": _ResponseHandlers._on_output_item,
+        "response.content_part.added": _ResponseHandlers._on_part,
+        "response.content_part.done": _ResponseHandlers._on_part,
+        **dict.fromkeys(_ResponseHandlers._STREAMS, _ResponseHandlers._on_stream),
+        "response.output_audio.delta": _ResponseHandlers._on_audio_delta,
+        "response.output_audio.done": _ResponseHandlers._on_response_event,
+        "response.mcp_call.in_progress": _ResponseHandlers._on_response_event,
+        "response.mcp_call.completed": _ResponseHandlers._on_response_event,
+        "response.mcp_call.failed": _ResponseHandlers._on_response_event,
         "mcp_list_tools.in_progress": _ignore,
         "mcp_list_tools.completed": _ignore,
         "mcp_list_tools.failed": _ignore,
