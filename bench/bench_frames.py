@@ -2,7 +2,7 @@
 ``pd.DataFrame(list_of_dicts)`` built from the same rows, measured in the same run.
 
 Run: ``python bench/bench_frames.py [n_items]``. Prints times and the ratio; it asserts nothing (see
-ARCHITECTURE.md: benchmarks report ratios, they are not timed tests).
+docs/architecture.md: benchmarks report ratios, they are not timed tests).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from websockets.sync.client import connect
 
 SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
-# Fields the live service sends that the SDK does not model: ``obfuscation`` on deltas (PROTOCOL.md §3)
+# Fields the live service sends that the SDK does not model: ``obfuscation`` on deltas (docs/protocol.md §3)
 # and the server-output fields of the session object (the SDK types ``session`` with its create-request
 # model; the recorded live frames in tests/fixtures carry exactly these three as well). Nothing else.
 TOLERATED_EXTRA = {"obfuscation", "session.object", "session.id", "session.expires_at"}

@@ -1,4 +1,4 @@
-"""Beta ⇄ GA dialect translation (``realtime_nb.protocol.dialect``), checked against PROTOCOL.md §6,
+"""Beta ⇄ GA dialect translation (``realtime_nb.protocol.dialect``), checked against docs/protocol.md §6,
 the seed guide's own payloads, the beta recording, the GA frames, and the openai SDK as schema oracle.
 
 §6.1 rows that are transport, not payload (the ``OpenAI-Beta`` header, the subprotocol, the 30 → 60 min

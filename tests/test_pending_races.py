@@ -1,6 +1,6 @@
 """Matching replies when the server acts by itself (server VAD), without sockets.
 
-Two layers, both fed recorded event sequences in the GA order of PROTOCOL.md §4(b)/(c):
+Two layers, both fed recorded event sequences in the GA order of docs/protocol.md §4(b)/(c):
 
 - ``Pending`` alone: which pending request a ``response.created`` / ``input_audio_buffer.committed``
   answers;
@@ -282,7 +282,7 @@ async def until(fut: Any) -> Any:
 
 def test_say_gets_its_own_response_when_the_vad_one_finishes_first():
     """The VAD's response is created and done before the server reads the say's response.create
-    (PROTOCOL.md §4c then §4b): the say returns the answer to its text, and the VAD's response is the
+    (docs/protocol.md §4c then §4b): the say returns the answer to its text, and the VAD's response is the
     server's own, with the user's (absent) metadata."""
     async def script(client: Client, ws: RecordingSocket, feed: Any) -> Any:
         task = asyncio.ensure_future(_ops.say(client, "hi", {}, wait=True, follow_tools=True))

@@ -40,7 +40,7 @@ def test_exception_tree():
 
 
 def test_session_contract_names():
-    """The names ARCHITECTURE.md promises on a Session (they may only grow)."""
+    """The names the docs promise on a Session (they may only grow)."""
     promised = {
         "say", "asay", "respond", "arespond", "update", "aupdate", "config", "send_audio", "asend_audio",
         "append_audio", "commit", "clear_audio", "add_audio_message", "add_item", "delete_item", "truncate",

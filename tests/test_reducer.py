@@ -1,4 +1,4 @@
-"""The conversation reducer: canonical turns (PROTOCOL.md §4), client input audio, out-of-band
+"""The conversation reducer: canonical turns (docs/protocol.md §4), client input audio, out-of-band
 responses, out-of-order tolerance, recorded fixtures and property tests."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def assistant(item_id: str, status: str, content: list[Event]) -> Event:
 
 def text_response(rid: str, item_id: str, deltas: list[str], *, conv: str | None = "conv_1",
                   prev: str | None = None, metadata: Any = None) -> list[Event]:
-    """PROTOCOL.md §4(b) from response.created on (in-band), or §4(f) when ``conv`` is None."""
+    """docs/protocol.md §4(b) from response.created on (in-band), or §4(f) when ``conv`` is None."""
     text = "".join(deltas)
     loc = {"response_id": rid, "item_id": item_id, "output_index": 0, "content_index": 0}
     final = assistant(item_id, "completed", [{"type": "output_text", "text": text}])
@@ -110,7 +110,7 @@ def test_text_turn() -> None:
 
 
 def audio_turn(chunks: list[np.ndarray], words: list[str]) -> list[Event]:
-    """PROTOCOL.md §4(c) from the VAD events to response.done, with real base64 PCM deltas."""
+    """docs/protocol.md §4(c) from the VAD events to response.done, with real base64 PCM deltas."""
     rid, u, a = "resp_a", "item_u", "item_a"
     loc = {"response_id": rid, "item_id": a, "output_index": 0, "content_index": 0}
     user = {"id": u, "type": "message", "status": "completed", "role": "user",

@@ -1,4 +1,4 @@
-"""The local server's event orders for text, tool and out-of-band turns (PROTOCOL.md §4 b, e, f)."""
+"""The local server's event orders for text, tool and out-of-band turns (docs/protocol.md §4 b, e, f)."""
 
 from __future__ import annotations
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .. import audio as _audio
+from ._connection import Client
 from .response import Response
-
-if TYPE_CHECKING:
-    from ._connection import Client
 
 APPEND_CHUNK_BYTES = 1 << 20          # 1 MiB of PCM16 (~22 s at 24 kHz) per append event
 SILENCE_MARGIN_MS = 400
@@ -93,7 +91,7 @@ def trailing_silence_ms(td: dict[str, Any]) -> int:
 
 @dataclass(eq=False)
 class AudioTurn:
-    """Collects what the server does with audio we sent while VAD is on (see ``Client._on_audio_turn``)."""
+    """Collects what the server does with audio we sent while VAD is on (a ``_connection.TurnWatcher``)."""
 
     committed: asyncio.Future[str]
     started: asyncio.Future[Response]

@@ -21,8 +21,8 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -35,7 +35,7 @@ from ..protocol.codec import decode, encode
 from ..protocol.dialect import ga_event_type
 from ..protocol.errors import EventError
 from ..protocol.reducer import ConversationState
-from ._audio_in import AudioTurn
+from . import _loop
 from ._eventlog import EventLog
 from ._pending import Op, Pending, tag_request, untag
 from ._target import Target, ws_logger
@@ -48,7 +48,7 @@ log = logging.getLogger("realtime_nb")
 Event = dict[str, Any]
 Handler = Callable[[Event], Any]
 
-# Client event types the GA server accepts (PROTOCOL.md §2); anything else is answered with an error.
+# Client event types the GA server accepts (docs/protocol.md §2); anything else is answered with an error.
 KNOWN_CLIENT_TYPES = frozenset({
     "session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
     "conversation.item.create", "conversation.item.retrieve", "conversation.item.truncate",
@@ -59,6 +59,21 @@ _EXPIRED_HINT = "maximum duration"
 # How often a say()/respond() is sent when each time a response the server started is in the way.
 MAX_CREATE_ATTEMPTS = 4
 _RESPONSE_ID = re.compile(r"\bresp_[A-Za-z0-9_-]+")
+
+
+class TurnWatcher(Protocol):
+    """Someone waiting for what the server's VAD does with audio we sent (``_audio_in.AudioTurn``)."""
+
+    def on_committed(self, item_id: str) -> None: ...
+
+    def on_item_added(self, item_id: str) -> None: ...
+
+    def on_response(self, resp: Response) -> None: ...
+
+    def fail(self, exc: BaseException) -> None: ...
+
+
+ToolRunner = Callable[["Client", Response], Awaitable[None]]
 
 
 class Client:
@@ -86,7 +101,10 @@ class Client:
         self._ids = itertools.count(1)
         self._seq = 0
         self.pending = Pending()
-        self.audio_turns: list[AudioTurn] = []      # send_audio calls waiting for VAD turns
+        self.audio_turns: list[TurnWatcher] = []    # send_audio calls waiting for VAD turns
+        # Runs the registered tools a finished response called, then asks for the follow-up response
+        # (``_toolrun.follow_tools``, set by the Session); None: calls are left to the user.
+        self.tool_runner: ToolRunner | None = None
         self._by_id: dict[str, Response] = {}
         self._expired: Event | None = None
         self._last_error: Event | None = None
@@ -447,11 +465,9 @@ class Client:
         if self.active_inband is resp:
             self.active_inband = None
         resp._finish(state, self.state.conversation)
-        if self.closed is None and not state.out_of_band and any(
+        if self.tool_runner is not None and self.closed is None and not state.out_of_band and any(
                 c["name"] in self.tools for c in resp.tool_calls):
-            from ._toolrun import follow_tools
-
-            self.spawn(follow_tools(self, resp))
+            self.spawn(self.tool_runner(self, resp))
         else:
             resp._settle()
 
@@ -483,8 +499,6 @@ class Client:
     # -- helpers for the Session -------------------------------------------------------------------
     def call_on_loop(self, fn: Callable[[], Any]) -> Any:
         """Run a small read on the loop thread (consistent with the reducer) and return its result."""
-        from . import _loop
-
         if _loop.in_loop_thread():
             return fn()
 

@@ -1,6 +1,6 @@
 """The one background event loop that every Session of the process runs on.
 
-Why a thread of its own (ARCHITECTURE.md, "Concurrency model"): a notebook cell that blocks (``s.say``)
+Why a thread of its own (docs/architecture.md, "Threads and loops"): a notebook cell that blocks (``s.say``)
 must not stop the websocket, audio playback or handlers, and IPython/ipykernel already run a loop of
 their own that we must not re-enter (no nest-asyncio: it drops kernel messages under ipykernel 7).
 

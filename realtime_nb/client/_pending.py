@@ -7,7 +7,7 @@
   (the server handles client events in order and answers each with its reply or an error); a commit
   completes when its item has been added, so ``s.items`` shows it when ``commit()`` returns. A commit the
   server made by itself is announced first (``speech_stopped`` or ``timeout_triggered`` with the same
-  ``item_id``, PROTOCOL.md §4c), so it never completes a ``commit()`` we sent;
+  ``item_id``, docs/protocol.md §4c), so it never completes a ``commit()`` we sent;
 - ``response.created`` answers the ``response.create`` whose tag it carries: we put our ``event_id`` in
   the request's ``metadata`` under ``TAG_KEY`` and the server echoes the metadata. Once the server has
   echoed a tag in a conversation (``auto`` / ``none``), a ``response.created`` there without one was

@@ -1,7 +1,7 @@
 """Running ``@s.tool`` functions when the model calls them, and asking for the follow-up response.
 
 Dispatch happens once per response, on ``response.done`` (never also on ``output_item.done``: both
-describe the same call, PROTOCOL.md §4e), and once per ``call_id``. Only in-band responses are followed:
+describe the same call, docs/protocol.md §4e), and once per ``call_id``. Only in-band responses are followed:
 an out-of-band response's function call is not in the conversation, so there is nothing to answer.
 
 The follow-up ``response.create`` must never provoke ``conversation_already_has_active_response``:

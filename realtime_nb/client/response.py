@@ -21,17 +21,24 @@ import html
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .. import audio as _audio
 from ..errors import ConnectionClosed
-from ..protocol.reducer import ResponseState
+from ..protocol.reducer import ConversationState, ResponseState
 from . import _loop
 
-if TYPE_CHECKING:
-    from ._connection import Client
+
+class ResponseHost(Protocol):
+    """What a ``Response`` needs of the connection it came from (``_connection.Client`` is one): the
+    state it reads its audio from, on the loop thread. A protocol, so that responses — built on the
+    connection — do not tie the connection's module to theirs."""
+
+    state: ConversationState
+
+    def call_on_loop(self, fn: Callable[[], Any]) -> Any: ...
 
 __all__ = ["Response", "ref"]
 
@@ -80,7 +87,7 @@ class Response:
     or ``created_at``).
     """
 
-    def __init__(self, client: Client, *, request: dict[str, Any] | None = None, sent_at: float | None = None,
+    def __init__(self, client: ResponseHost, *, request: dict[str, Any] | None = None, sent_at: float | None = None,
                  automatic: bool = False) -> None:
         self._client = client
         self.request = request           # the GA response.create params we sent (None: server-started)

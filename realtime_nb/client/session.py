@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _audio_in, _hooks, _loop, _ops, _params, _target
+from . import _audio_in, _hooks, _loop, _ops, _params, _target, _toolrun
 from ._connection import Client, Handler
 from .response import Response
 
@@ -472,6 +472,7 @@ def _prepare(model: str | None, url: str | None, api_key: str | None, fields: di
 
 async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float) -> Client:
     client = Client(target, model, target.realtime_url(model))
+    client.tool_runner = _toolrun.follow_tools
     await client.open(timeout)
     if session is not None:
         try:

@@ -4,7 +4,7 @@ Why: jupyter_server leaves Nagle's algorithm on for the kernel websocket (tornad
 ``TCP_NODELAY`` off again once the HTTP upgrade is done). When the kernel is idle, a small message sent
 from a background thread — the widget's audio, its barge-in request — then waits for the browser's
 delayed ACK: the kernel→browser→kernel round trip was measured at 44 ms median without this extension
-and 8.5 ms with it (JupyterLab 4.6, Chromium; see NOTEBOOK_RUNTIME.md).
+and 8.5 ms with it (JupyterLab 4.6, Chromium; measured for the package; README "Performance").
 
 How: ``KernelWebsocketHandler.open`` is wrapped once, at load time, to call ``set_nodelay(True)`` on
 the upgraded connection before the handler connects to the kernel. Nothing else changes.

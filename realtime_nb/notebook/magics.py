@@ -22,6 +22,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ..client.session import Session, connect
+
 DEFAULT_NAME = "rt_session"
 _POLL_S = 0.05
 
@@ -46,8 +48,6 @@ class RealtimeMagics(Magics):
         return ns
 
     def _session(self, name: str) -> Any:
-        from ..client.session import Session
-
         s = self._ns.get(name)
         if s is None:
             raise UsageError(f"No realtime session named {name!r}. Run %rt_connect first "
@@ -67,8 +67,6 @@ class RealtimeMagics(Magics):
     @line_magic
     def rt_connect(self, line: str) -> Any:
         """Connect a realtime session and bind it to a variable (default ``rt_session``)."""
-        import realtime_nb as rt
-
         args = _parse(self.rt_connect, line)
         fields: dict[str, Any] = {}
         if args.voice:
@@ -82,7 +80,7 @@ class RealtimeMagics(Magics):
         old = self._ns.get(args.name)
         if old is not None and hasattr(old, "close") and type(old).__name__ == "Session":
             old.close()
-        s = rt.connect(args.model, url=args.url, **fields)
+        s = connect(args.model, url=args.url, **fields)
         self._ns[args.name] = s
         print(f"Connected: {args.name} = {s!r}")
         return None

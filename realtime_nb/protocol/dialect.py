@@ -1,4 +1,4 @@
-"""Beta ⇄ GA dialect translation (PROTOCOL.md §6): pure functions over plain JSON dicts.
+"""Beta ⇄ GA dialect translation (docs/protocol.md §6): pure functions over plain JSON dicts.
 
 The wire speaks GA. Users may write the beta shapes of the old guide, and the local server can serve a
 client that connected with the beta header; this module translates both ways. Every function returns

@@ -6,7 +6,7 @@ Sans-I/O: feed every received event to ``ConversationState.apply`` and every sen
 The reducer is one dispatch table keyed by event ``type`` (``_DISPATCH``). It never mutates the events
 it is given (items are copied and stripped of base64 audio before they are stored), unknown types are
 counted in ``unknown_types`` rather than raised, and events that arrive out of the canonical order
-(§4 of PROTOCOL.md) are kept: deltas are keyed by response and item id and attach when the item shows
+(docs/protocol.md §4) are kept: deltas are keyed by response and item id and attach when the item shows
 up, a response event before ``response.created`` creates the response on the fly, a transcript before
 its item is patched in when the item arrives. Anything unexpected is noted in ``anomalies``.
 

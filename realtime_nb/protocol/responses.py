@@ -3,7 +3,7 @@
 ``ResponseState`` collects one response: its status and usage, its output items in ``output_index``
 order, the streamed text, transcripts, arguments and (for out-of-band responses) audio, and the timings
 of its first deltas. ``_ResponseHandlers`` is the half of ``ConversationState`` that fills it in from
-``response.*`` events, which may arrive before ``response.created`` or out of order (§4 of PROTOCOL.md).
+``response.*`` events, which may arrive before ``response.created`` or out of order (docs/protocol.md §4).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The embedded local Realtime server (GA protocol, offline)."""
 
 from .app import LocalServer
-from .brains import Brain, BrainError, BrainRequest, Call, CallPart, EchoBrain, Incomplete, Say, SayPart, ScriptedBrain
+from .brain_api import Brain, BrainError, BrainRequest, Call, CallPart, Incomplete, Say, SayPart
+from .brains import EchoBrain, ScriptedBrain
 from .chat_brain import ChatBrain
 
 __all__ = ["Brain", "BrainError", "BrainRequest", "Call", "CallPart", "ChatBrain", "EchoBrain", "Incomplete",

@@ -26,7 +26,8 @@ from ..protocol import dialect
 from ..protocol.codec import decode, encode
 from ..protocol.errors import EventError
 from ..protocol.redact import RedactKey
-from .brains import BrainError, make_brain
+from .brain_api import BrainError
+from .brains import make_brain
 from .engine import Engine
 from .runner import ResponseRun
 from .transcription import TranscriptionJob

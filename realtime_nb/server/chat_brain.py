@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from .brains import BrainError, BrainRequest, CallPart, Incomplete, Output, SayPart
+from .brain_api import BrainError, BrainRequest, CallPart, Incomplete, Output, SayPart
 
 __all__ = ["DEFAULT_URL", "ChatBrain", "chat_tools", "messages_from_context"]
 

@@ -30,7 +30,7 @@ from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import new_id
 from ..protocol.ids import response_id as new_response_id
 from ..protocol.validate import validate_client_event, validate_item
-from .brains import Brain, BrainRequest
+from .brain_api import Brain, BrainRequest
 from .input_audio import InputAudio
 from .runner import ResponseRun, ev
 from .transcription import TranscriptionJob

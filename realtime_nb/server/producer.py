@@ -17,15 +17,33 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from . import tts
-from .brains import Call, CallPart, Incomplete, Say, SayPart
+from .brain_api import Brain, BrainRequest, Call, CallPart, Incomplete, Say, SayPart
 
 if TYPE_CHECKING:
-    from .runner import ResponseRun
+    from .transcription import TranscriptionJob
+
+
+class ResponseRun(Protocol):
+    """What the producer reads and writes of its response (``runner.ResponseRun`` is the one): a protocol,
+    so the worker-thread half does not depend on the loop-thread half that consumes its pieces."""
+
+    params: dict[str, Any]
+    request: BrainRequest
+    brain: Brain
+    waits: list[TranscriptionJob]
+    transcript_wait_s: float
+    stop_reason: str | None
+    finished: bool
+
+    @property
+    def audio_out(self) -> bool: ...
+
+    def voice_name(self) -> str: ...
 
 __all__ = ["Piece", "produce", "split_sentences"]
 

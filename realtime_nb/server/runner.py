@@ -2,7 +2,7 @@
 
 Two halves. ``ResponseRun.pieces()`` asks the brain and synthesizes speech (blocking, CPU and maybe
 network work: the I/O layer runs it in a worker thread; see ``producer.py``). On the loop thread,
-``steps_for(piece)`` turns each piece into batches of server events in the exact order of PROTOCOL.md
+``steps_for(piece)`` turns each piece into batches of server events in the exact order of docs/protocol.md
 §4 and ``complete()`` ends the response; the I/O layer sends each batch and may pause between them
 (pacing). ``steps()`` runs both halves inline. ``cancel(reason)`` closes whatever is open and returns
 the closing events and ``response.done`` at once; ``fail(message)`` does the same with ``failed``.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,12 +28,29 @@ from ..protocol.ids import call_id as new_call_id
 from ..protocol.ids import event_id as new_event_id
 from ..protocol.ids import item_id as new_item_id
 from . import tts
-from .brains import Brain, BrainRequest
+from .brain_api import Brain, BrainRequest
 from .producer import Piece, produce
 
 if TYPE_CHECKING:
-    from .engine import Engine
     from .transcription import TranscriptionJob
+
+
+class RunHost(Protocol):
+    """What a response needs of its connection's state (``Engine`` is one): the conversation it writes
+    its output items into, and the bookkeeping at its end. A protocol, so this module does not depend on
+    the engine that drives it."""
+
+    def add_output_item(self, item: dict[str, Any]) -> str | None: ...
+
+    def finish_output_item(self, item: dict[str, Any]) -> None: ...
+
+    def previous_item_id(self, item_id: str) -> str | None: ...
+
+    def on_output_audio(self, item_id: str, pcm: np.ndarray, *, in_band: bool) -> None: ...
+
+    def cached_tokens(self, input_tokens: int) -> int: ...
+
+    def on_response_done(self, run: ResponseRun) -> list[dict[str, Any]]: ...
 
 
 def text_tokens(text: str) -> int:
@@ -50,7 +67,7 @@ def ev(type_: str, **fields: Any) -> dict[str, Any]:
 
 @dataclass
 class ResponseRun:
-    engine: Engine
+    engine: RunHost
     id: str
     params: dict[str, Any]        # effective parameters (session defaults merged with response.create)
     request: BrainRequest

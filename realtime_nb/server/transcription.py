@@ -6,7 +6,7 @@ recognition is CPU work) and then ``Engine.transcription_finished(job)`` on the 
 stores the transcript on the user item and returns the events:
 
 - success: ``conversation.item.input_audio_transcription.delta`` per word, then ``.completed`` with
-  ``usage: {"type": "duration", "seconds": ceil(samples / 24000)}`` (PROTOCOL.md §5.4);
+  ``usage: {"type": "duration", "seconds": ceil(samples / 24000)}`` (docs/protocol.md §5.4);
 - no recognizer installed, unsupported language or a recognizer error: ``.failed`` with an ``error``
   object (kept apart from ``error`` events, as the service does).
 

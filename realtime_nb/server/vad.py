@@ -26,7 +26,7 @@ How it decides, per 10 ms frame:
 - **stop**: the last frame that is still voiced and ``hold`` dB loud ends the speech; once
   ``silence_duration_ms`` of audio has passed after it without a new speech frame, the turn stops.
 
-Event stamps follow the Realtime service (PROTOCOL.md §3, §4(c)), in ms since the detector started:
+Event stamps follow the Realtime service (docs/protocol.md §3, §4(c)), in ms since the detector started:
 
 - ``speech_started.audio_ms`` = onset - ``prefix_padding_ms``, clamped at 0 and at the previous
   ``speech_stopped`` stamp (padding never reaches into the previous turn);
@@ -283,7 +283,7 @@ class _BlockResampler:
     """``audio.resample(x, 24000, 16000)[lo:hi]`` for one block with its context, bit for bit, cheaper.
 
     The VAD resamples 33 blocks per second per session, always of the same length, and keeps only the
-    block's part of the output. Each output is the same sum as in ``audio._resample_phases``: the 55
+    block's part of the output. Each output is the same sum as in ``_audio.resample._resample_phases``: the 55
     products of its input window with one phase's taps, added one tap after another (a reduction over
     the first axis of a C-ordered product). What changes is the layout, made once (per thread, see
     ``_block_resampler``): the input is split into three interleaved parts (every third sample), so the

@@ -43,7 +43,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("REALTIME_NB_CHROMIUM", "/usr/bin/chromium")
 MIC_RATE = 48000
 
-# Verified to work headless as root (shared/NOTEBOOK_RUNTIME.md), plus the fake microphone and autoplay.
+# Verified to work headless as root (docs/architecture.md), plus the fake microphone and autoplay.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
