@@ -30,13 +30,14 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed as WSClosed
 
 from .. import audio as _audio
-from ..errors import ConnectionClosed, RealtimeError, SessionExpired
+from ..errors import ConnectionClosed, RealtimeError, RealtimeTimeout, SessionExpired
 from ..protocol.codec import decode, encode
 from ..protocol.dialect import ga_event_type
 from ..protocol.errors import EventError
 from ..protocol.reducer import ConversationState
 from . import _loop
 from ._eventlog import EventLog
+from ._options import Options
 from ._pending import Op, Pending, tag_request, untag
 from ._target import Target, ws_logger
 from ._wsnow import can_write_now, write, write_now
@@ -79,12 +80,15 @@ ToolRunner = Callable[["Client", Response], Awaitable[None]]
 class Client:
     """One Realtime connection: send, receive, correlate, dispatch. Loop thread only."""
 
-    def __init__(self, target: Target, model: str, url: str) -> None:
+    def __init__(self, target: Target, model: str, url: str, options: Options | None = None) -> None:
         self.target, self.model, self.url = target, model, url
+        self.options = options = options or Options()
         self.state = ConversationState()
         self.log = EventLog()
         self.tools = ToolRegistry()
         self.tool_timeout: float = 30.0
+        self.reply_timeout: float = options.reply_timeout
+        self.response_timeout: float = options.response_timeout
         self.max_tool_rounds = 8
         self.handled_calls: set[str] = set()
         self.root_inserts: set[str] = set()
@@ -140,11 +144,22 @@ class Client:
         host = urlsplit(self.url).hostname or ""
         if host in ("127.0.0.1", "localhost", "::1") and "proxy" in inspect.signature(ws_connect).parameters:
             kwargs["proxy"] = None  # never send loopback traffic through an HTTP proxy from the environment
-        self._ws = await ws_connect(self.url, **kwargs)
+        where = urlsplit(self.url)._replace(query="").geturl()  # no query: nothing of the request shown
+        try:
+            self._ws = await ws_connect(self.url, **kwargs)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise RealtimeTimeout(f"websocket handshake with {where}", timeout,
+                                  hint="is the server running and is this its Realtime URL? On a slow network "
+                                       "raise connect(timeout=...)") from None
         self._t0 = time.monotonic()
         self._reader = self.loop.create_task(self._read())
         try:
             await asyncio.wait_for(asyncio.shield(self._session_ready), timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            await self.close()
+            raise RealtimeTimeout(f"session.created from {where}", timeout,
+                                  hint="the websocket opened but the server sent no session.created: is this a "
+                                       "Realtime endpoint? On a slow network raise connect(timeout=...)") from None
         except BaseException:
             await self.close()
             raise
@@ -214,7 +229,8 @@ class Client:
             event = {"event_id": event_id, **event}
         op = None
         if expect is not None:
-            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached)
+            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached,
+                    etype=str(event.get("type")))
             if expect == "response.created":
                 if retry_busy:
                     op.resend = {k: v for k, v in event.items() if k != "event_id"}
@@ -234,14 +250,36 @@ class Client:
         return op
 
     async def wait(self, op: Op | None, timeout: float | None = None) -> Any:
-        """The reply an op was waiting for; ``RealtimeError`` / ``ConnectionClosed`` / ``TimeoutError``."""
+        """The reply an op was waiting for; ``RealtimeError`` / ``ConnectionClosed`` / ``RealtimeTimeout``
+        (after ``timeout`` s, default ``reply_timeout``: the op is forgotten, the session stays usable)."""
         if op is None:
             return None
+        limit = self.reply_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(op.future), timeout)
+            return await asyncio.wait_for(asyncio.shield(op.future), limit)
         except asyncio.TimeoutError:
             self.pending.forget(op)
-            raise TimeoutError(f"no reply to {op.reply or 'the event'} {op.event_id} within {timeout} s") from None
+            what = "error" if op.reply == "error" else f"{op.reply} (the reply to {op.etype or 'the event'})"
+            raise RealtimeTimeout(what, limit, event_id=op.event_id,
+                                  hint="the server did not answer; the session is still usable: try again, "
+                                       "raise s.reply_timeout, or look at s.events") from None
+
+    def give_up(self, resp: Response, exc: RealtimeTimeout) -> None:
+        """``resp`` went silent past its bound: it fails with ``exc`` here, and the server is asked to
+        cancel it (without waiting) so that it does not block the next response."""
+        self.log.note(self.now(), "timeout", str(exc), code="response_timeout")
+        self.pending.forget_response(resp)
+        if self.active_inband is resp:
+            self.active_inband = None
+        resp._fail_details = {"type": "failed", "reason": "timeout",
+                              "error": {"type": "client_error", "code": "response_timeout", "message": str(exc)}}
+        resp._finish(None, self.state.conversation, exc)
+        if resp.id is not None and self.closed is None:
+            self.spawn(self._cancel_quietly(resp.id))
+
+    async def _cancel_quietly(self, response_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.send({"type": "response.cancel", "response_id": response_id})
 
     def forget(self, op: Op | None) -> None:
         """Stop waiting for ``op``'s reply (timeouts, cancellations)."""
@@ -284,6 +322,14 @@ class Client:
             self._mark_root(event)
         self.state.apply(event, now=t, pcm=pcm, take_pcm=True)  # the state keeps the decoded array itself
         self.log.record(t, "received", event, len(frame))
+        rid = event.get("response_id")
+        if rid is None and (etype == "response.created" or etype == "response.done"):
+            obj = event.get("response")
+            rid = obj.get("id") if isinstance(obj, dict) else None
+        if rid is not None:
+            live = self._by_id.get(rid) if isinstance(rid, str) else None
+            if live is not None:
+                live._last_activity = time.monotonic()  # the response's inactivity bound starts again
         route = self._routes.get(etype)  # type: ignore[arg-type]
         if route is not None:
             try:
@@ -396,6 +442,7 @@ class Client:
         if blocker is None or not blocker.automatic or blocker.done:
             return False
         self.pending.forget(op)
+        resp._blocker = blocker  # its inactivity bound counts from the blocker's events meanwhile
         self.log.note(self.now(), "create_retry", f"response.create {op.event_id} is sent again after "
                       f"{blocker.id}, which the server started by itself", code=exc.code)
         self.spawn(self._send_again(op, resp, blocker))
@@ -404,7 +451,9 @@ class Client:
     async def _send_again(self, op: Op, resp: Response, blocker: Response) -> None:
         assert op.resend is not None
         try:
-            await asyncio.shield(blocker._done_fut)
+            await blocker._wait_done(raise_error=False)
+            resp._blocker = None
+            resp._last_activity = time.monotonic()
             await self.send(dict(op.resend), expect="response.created", response=resp, metadata=op.metadata,
                             detached=op.detached, retry_busy=True, attempt=op.attempt + 1)
         except Exception as exc:  # the connection closed meanwhile
