@@ -77,6 +77,36 @@ class TurnWatcher(Protocol):
 ToolRunner = Callable[["Client", Response], Awaitable[None]]
 
 
+def encode_checked(event: Event) -> str:
+    """The frame of ``event``; ``ValueError`` naming the field when a string in it cannot be sent as
+    UTF-8 (a lone surrogate such as ``"\\ud800"``, e.g. from a bad decode or a sliced emoji)."""
+    frame = encode(event)
+    if not frame.isascii():  # O(1) for str: only frames with non-ASCII text pay for the check
+        try:
+            frame.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            where = _bad_text_path(event) or "a string"
+            raise ValueError(f"{event.get('type')}: {where} contains {frame[exc.start:exc.end]!r}, a lone "
+                             "surrogate, which is not valid Unicode and cannot be sent; nothing was sent. Remove "
+                             "it, e.g. text.encode('utf-8', 'replace').decode()") from None
+    return frame
+
+
+def _bad_text_path(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "the text"
+        return None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _bad_text_path(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return None
+
+
 class Client:
     """One Realtime connection: send, receive, correlate, dispatch. Loop thread only."""
 
@@ -199,13 +229,13 @@ class Client:
         if self.closed is not None or self._ws is None or not can_write_now(self._ws):
             return False
         event_id = self.next_event_id()
-        write(self._ws, self._record_sent({"event_id": event_id, **event}, event_id, pcm))
+        event = {"event_id": event_id, **event}
+        write(self._ws, self._record_sent(event, event_id, pcm, encode_checked(event)))
         return True
 
-    def _record_sent(self, event: Event, event_id: str, pcm: Any) -> str:
-        """The frame of ``event``, after the bookkeeping every send does (state, event log)."""
+    def _record_sent(self, event: Event, event_id: str, pcm: Any, frame: str) -> str:
+        """``frame`` (of ``event``), after the bookkeeping every send does (state, event log)."""
         self.last_event_id = event_id
-        frame = encode(event)
         if event.get("type") in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
             self.state.apply_client(event, pcm=pcm)
         self.log.record(self.now(), "sent", event, len(frame))
@@ -228,6 +258,7 @@ class Client:
             event_id = self.next_event_id()
             event = {"event_id": event_id, **event}
         op = None
+        frame = ""
         if expect is not None:
             op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached,
                     etype=str(event.get("type")))
@@ -236,9 +267,10 @@ class Client:
                     op.resend = {k: v for k, v in event.items() if k != "event_id"}
                 op.attempt, op.after = attempt, tuple(after)
                 event, op.tag = tag_request(event, event_id)
+            frame = encode_checked(event)  # before anything is tracked, logged or sent
             band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
             self.pending.add(op, band)
-        frame = self._record_sent(event, event_id, pcm)
+        frame = self._record_sent(event, event_id, pcm, frame or encode_checked(event))
         try:
             if not write_now(self._ws, frame):  # at once when the socket is free, else through send()
                 await self._ws.send(frame)

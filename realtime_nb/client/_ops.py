@@ -148,7 +148,8 @@ async def cancel(client: Client, response_id: str | None, timeout: float | None)
     if target is not None:
         waits.add(target._done_fut)
     try:
-        await asyncio.wait(waits, timeout=timeout if target is not None else min(timeout or 5.0, 5.0),
+        bound = timeout if timeout is not None else client.response_timeout
+        await asyncio.wait(waits, timeout=bound if target is not None else min(bound, 5.0),
                            return_when=asyncio.FIRST_COMPLETED)
     finally:
         client.forget(op)
