@@ -87,7 +87,7 @@ def test_ga_leaf_names_go_into_audio(server):
         assert config["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
         assert config["audio"]["output"]["speed"] == 1.0
         assert config["audio"]["input"]["transcription"]["model"] == "whisper-1"
-        with pytest.raises(TypeError, match="ambiguous.*input_audio_format"):
+        with pytest.raises(TypeError, match=r"ambiguous.*input_audio_format"):
             s.update(format={"type": "audio/pcmu"})
         with pytest.raises(TypeError, match="both given"):
             s.update(noise_reduction=None, audio={"input": {"noise_reduction": None}})
