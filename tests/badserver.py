@@ -8,6 +8,7 @@ is switched on (tests flip the attributes while a session runs):
 - ``reverse``: server event types held back and released in reverse order, two at a time;
 - ``close_after``: ``(server event type, n, code)``: after forwarding the n-th such event, close with
   ``code``; ``abort_after``: ``(type, n)``: the same, but drop the TCP connection (no close frame);
+- ``rewrite``: server event type -> function(event) -> event, to send a malformed version;
 - ``inject``: raw frames sent to the client right after ``session.created`` (huge, deeply nested …);
 - ``silent``: accept the websocket and send nothing at all (no ``session.created``);
 - ``no_handshake``: accept TCP connections and never answer the HTTP upgrade.
@@ -36,6 +37,7 @@ class BadServer:
         self.close_after: tuple[str, int, int] | None = None
         self.abort_after: tuple[str, int] | None = None
         self.inject: list[str] = []
+        self.rewrite: dict[str, Any] = {}
         self.silent = False
         self.no_handshake = False
         self.connections = 0
@@ -106,9 +108,12 @@ class BadServer:
         counts: dict[str, int] = {}
         held: list[str | bytes] = []
         async for frame in up:
-            etype = json.loads(frame).get("type")
+            event = json.loads(frame)
+            etype = event.get("type")
             if etype in self.drop_server:
                 continue
+            if etype in self.rewrite:
+                frame = json.dumps(self.rewrite[etype](event))
             if etype in self.reverse:
                 held.append(frame)
                 if len(held) == 2:

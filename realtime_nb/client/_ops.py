@@ -35,6 +35,7 @@ async def update(client: Client, session: dict[str, Any]) -> dict[str, Any]:
     session = register_callables(client, session)
     op = await client.send({"type": "session.update", "session": session}, expect="session.updated")
     event = await client.wait(op)
+    client.remember_config(session)  # accepted: a new connection is set up with it too
     config: dict[str, Any] = copy.deepcopy(event["session"])
     return config
 

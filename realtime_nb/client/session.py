@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _audio_in, _hooks, _loop, _ops, _params, _target, _toolrun
+from . import _audio_in, _hooks, _loop, _ops, _params, _resume, _target, _toolrun
 from ._connection import Client, Handler
 from ._options import Options
 from .response import Response
@@ -418,7 +418,7 @@ class Session:
         from . import frames
 
         c = self._client
-        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log))
+        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log, c.item_connection))
 
     @property
     def events(self) -> Any:
@@ -498,6 +498,7 @@ async def _open(target: _target.Target, model: str, session: dict[str, Any] | No
     client = Client(target, model, target.realtime_url(model), options)
     client.tool_runner = _toolrun.follow_tools
     await client.open(timeout)
+    _resume.install(client)
     if session is not None:
         try:
             await _ops.update(client, session)
