@@ -206,8 +206,10 @@ class Response:
                                                "that pause longer")
                 host.give_up(self, exc)
                 break
+            # in slices: the bound that applies changes when response.created (or a blocker) comes
+            step = min(left, host.reply_timeout, host.response_timeout, 1.0)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._done_fut), left)
+                await asyncio.wait_for(asyncio.shield(self._done_fut), step)
         if raise_error and self._error is not None:
             raise self._error
 
