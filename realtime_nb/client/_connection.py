@@ -433,6 +433,8 @@ class Client(Resilience):
             if star:
                 for handler in list(star):
                     self._call_safely(handler, (event,), etype)
+        if self.after_receive is not None:
+            self.after_receive()
 
     def _anomaly(self, t: float, code: str, message: str) -> None:
         """A frame we did not take: noted in the event log (type ``anomaly``) and the state."""
