@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import _audio_in, _hooks, _loop, _ops, _params, _resume, _target, _toolrun
-from ._connection import Client, Handler
+from ._connection import Client
+from ._handlers import Handler
 from ._options import Options
 from .response import Response
 
