@@ -133,6 +133,8 @@ def validate_item(item: Any, path: str, *, allow_reference: bool = False) -> Non
         role = item.get("role")
         if role is None:
             raise missing_parameter(f"{path}.role")
+        if not isinstance(role, str):  # before the table lookup: a list or an object is unhashable
+            raise invalid_type(f"{path}.role", _STR, role)
         if role not in _ROLE_CONTENT:
             raise invalid_value(f"{path}.role", role, list(_ROLE_CONTENT))
         content = item.get("content")

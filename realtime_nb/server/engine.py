@@ -29,6 +29,7 @@ from ..protocol.events import SAMPLE_RATE
 from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import new_id
 from ..protocol.ids import response_id as new_response_id
+from ..protocol.normalize import prepare_client_event
 from ..protocol.validate import validate_client_event, validate_item
 from .brain_api import Brain, BrainRequest
 from .input_audio import InputAudio
@@ -97,6 +98,7 @@ class Engine(InputAudio):
     def receive(self, event: Event) -> list[Event]:
         """Handle one decoded client event (GA shape). Errors come back as ``error`` events."""
         try:
+            event = prepare_client_event(event)  # nesting bound, valid Unicode, null = not given
             validate_client_event(event)
             handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
             out: list[Event] = handler(event)
@@ -130,7 +132,11 @@ class Engine(InputAudio):
                     raw = au.b64decode(part.pop("audio"))
                 except ValueError:
                     raise EventError("invalid_value", "Invalid base64 audio.", f"{path}.content[{i}].audio") from None
-                chunk = au.decode_audio(raw, self.session["audio"]["input"]["format"])
+                fmt = self.session["audio"]["input"]["format"]
+                if fmt["type"] == "audio/pcm" and len(raw) % 2:
+                    raise EventError("invalid_value", "Invalid 'audio': 16-bit PCM needs an even number of "
+                                     "bytes.", f"{path}.content[{i}].audio")
+                chunk = au.decode_audio(raw, fmt)
                 pcm = chunk if pcm is None else np.concatenate([pcm, chunk])
                 part.setdefault("transcript", None)
         return item, pcm
