@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import EventError
+from .errors import EventError, json_type
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _ascii_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
@@ -95,6 +95,6 @@ def decode(frame: str | bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise EventError(
             "invalid_json",
-            f"Expected a JSON object for the event, but got {type(value).__name__}.",
+            f"Expected a JSON object for the event, but got {json_type(value)}.",
         )
     return value
