@@ -184,6 +184,10 @@ class Engine(InputAudio):
             raise EventError("invalid_value", "Only assistant message items can be truncated.", "item_id")
         end_ms = event["audio_end_ms"]
         have_ms = self.conversation.audio_ms(item["id"])
+        if not self.conversation.audio_samples(item["id"]) and not any(
+                p.get("type") == "output_audio" for p in item.get("content") or []):
+            raise EventError("unsupported_content_type", "Truncation is only supported for assistant messages "
+                             "with audio content; this item has none.", "item_id")
         if end_ms > have_ms:
             raise EventError("invalid_value", f"Audio content of {have_ms:.0f}ms is already shorter than "
                              f"{end_ms}ms.", "audio_end_ms")
@@ -215,7 +219,8 @@ class Engine(InputAudio):
         params = {
             "output_modalities": r.get("output_modalities", s["output_modalities"]),
             "instructions": r.get("instructions", s["instructions"]),
-            "voice": voice,
+            # a custom voice {"id": …} is named by its id: the response object's voice is a string
+            "voice": voice["id"] if isinstance(voice, dict) else voice,
             "format": out_audio.get("format", s["audio"]["output"]["format"]),
             "speed": s["audio"]["output"]["speed"],
             "tools": r.get("tools", s["tools"]),
