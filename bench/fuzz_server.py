@@ -99,7 +99,9 @@ class Run:
                 try:
                     check_schema(event)
                 except (AssertionError, ValueError) as exc:
-                    self._note("schema_invalid", f"{event.get('type')}: {exc}")
+                    first = [ln for ln in str(exc).splitlines() if event.get("type", "?").split(".")[0] in ln.lower()]
+                    self._note("schema_invalid", f"{event.get('type')} ({(first or [''])[0][:160]}) after "
+                               f"{frame!r:.600}: {json.dumps(event)[:600]}")
                 if event["type"] == "error":
                     got = event["error"].get("event_id")
                     if got != eid and not (eid is None and got is None):

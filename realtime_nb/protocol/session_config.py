@@ -207,6 +207,15 @@ def _check_transcription(value: Any, path: str) -> Any:
     if "delay" in value:
         allowed = ["minimal", "low", "medium", "high", "xhigh"]
         _need(value["delay"] in allowed, invalid_value(f"{path}.delay", value["delay"], allowed))
+    for key in ("language", "prompt"):
+        if key in value:
+            _need(isinstance(value[key], str), invalid_type(f"{path}.{key}", "a string", value[key]))
+    for key in ("languages", "keywords"):
+        if key in value:
+            words, p = value[key], f"{path}.{key}"
+            _need(isinstance(words, list), invalid_type(p, "an array", words))
+            for i, w in enumerate(words):
+                _need(isinstance(w, str), invalid_type(f"{p}[{i}]", "a string", w))
     return dict(value)
 
 
