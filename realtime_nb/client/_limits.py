@@ -84,16 +84,13 @@ def done_problem(obj: Any) -> str | None:
 def encode_checked(event: dict[str, Any]) -> str:
     """The frame of ``event``; ``ValueError`` naming the field when a string in it cannot be sent as
     UTF-8 (a lone surrogate such as ``"\\ud800"``, e.g. from a bad decode or a sliced emoji)."""
-    frame = encode(event)
-    if not frame.isascii():  # O(1) for str: only frames with non-ASCII text pay for the check
-        try:
-            frame.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            where = _bad_text_path(event) or "a string"
-            raise ValueError(f"{event.get('type')}: {where} contains {frame[exc.start:exc.end]!r}, a lone "
-                             "surrogate, which is not valid Unicode and cannot be sent; nothing was sent. Remove "
-                             "it, e.g. text.encode('utf-8', 'replace').decode()") from None
-    return frame
+    try:
+        return encode(event, strict=True)
+    except UnicodeEncodeError as exc:
+        where = _bad_text_path(event) or "a string"
+        raise ValueError(f"{event.get('type')}: {where} contains {exc.object[exc.start:exc.end]!r}, a lone "
+                         "surrogate, which is not valid Unicode and cannot be sent; nothing was sent. Remove "
+                         "it, e.g. text.encode('utf-8', 'replace').decode()") from None
 
 
 def _bad_text_path(value: Any, path: str = "") -> str | None:
