@@ -52,6 +52,7 @@ from ..errors import ConnectionClosed, RealtimeError, SessionExpired
 from ..protocol.reducer import ConversationState
 from . import _audio_in
 from ._connection import Client
+from ._resilience import GAP_AUDIO_S
 
 _FATAL = frozenset({1008, 3000, 3003})
 # Drops this close together (seconds) count as one run of attempts: a server that accepts and drops
@@ -217,7 +218,7 @@ async def switch_to(client: Client, aux: Client) -> dict[str, Any]:
         pending = []
         if not len(pcm):
             break
-        limit = int(10.0 * _audio.SAMPLE_RATE) - sent
+        limit = int(GAP_AUDIO_S * _audio.SAMPLE_RATE) - sent
         if len(pcm) > limit:
             dropped, pcm = dropped + len(pcm) - max(limit, 0), pcm[len(pcm) - max(limit, 0):]
         for start in range(0, len(pcm), step):
