@@ -27,10 +27,12 @@ Notices (``s.on(kind, fn)``, also to ``"*"`` handlers; each a dict with ``type``
 **Hand-over at the session limit.** ``session.created`` says when the server will end the session
 (``expires_at``: 60 minutes on OpenAI, ``max_session_s`` on the local server). Some time before it
 (``HANDOVER_MARGIN_S``, or ``HANDOVER_SHARE`` of the session's length if that is shorter) a second
-connection is opened and its config restored; at the first pause between turns (no call waiting for a
-reply, no response running or with tools to run, nobody speaking) new calls are held at the gate, the
-conversation is replayed into it and it takes over; the old connection is closed. The pause is the
-replay's round trip (``bench/bench_reconnect.py``). The ``reconnected`` notice then has ``cause
+connection is opened, its config restored and the conversation so far replayed; at the first pause
+between turns (no call waiting for a reply, no response running or with tools to run, nobody speaking)
+new calls are held at the gate, the items added since are replayed and it takes over; the old connection
+is closed. The pause is that last replay's round trip (``bench/bench_reconnect.py``). If an item
+replayed early changed meanwhile (deleted, truncated, transcribed), that replica is dropped and a fresh
+one prepared for the next pause. The ``reconnected`` notice then has ``cause
 "handover"`` and ``pause_s``. If no pause comes before the limit, the server ends the session
 (``SessionExpired``).
 
@@ -149,17 +151,18 @@ async def restore_config(client: Client, aux: Client) -> None:
     aux.sent_config = client.sent_config
 
 
-async def replay(state: ConversationState, aux: Client, input_format: dict[str, Any]) -> list[str]:
-    """Send the conversation of ``state`` to ``aux`` (pipelined); returns the ids not replayed."""
-    skipped: list[str] = []
+async def replay(state: ConversationState, aux: Client, input_format: dict[str, Any],
+                 ids: list[str] | None = None) -> list[str]:
+    """Send the conversation of ``state`` (or its items ``ids``) to ``aux``, pipelined; returns the ids
+    not replayed. The items are read before the first await: a snapshot, whatever happens meanwhile."""
+    chosen = list(state.conversation) if ids is None else [state.conversation.get(i) for i in ids]
+    copies = [(item["id"], replay_item(state, item, input_format)) for item in chosen]
+    skipped = [item_id for item_id, copy in copies if copy is None]
     ops = []
-    for item in state.conversation:
-        copy = replay_item(state, item, input_format)
-        if copy is None:
-            skipped.append(item["id"])
-            continue
-        ops.append((item["id"], await aux.send({"type": "conversation.item.create", "item": copy},
-                                               expect="conversation.item.added", key=copy["id"])))
+    for item_id, copy in copies:
+        if copy is not None:
+            ops.append((item_id, await aux.send({"type": "conversation.item.create", "item": copy},
+                                                expect="conversation.item.added", key=copy["id"])))
     for item_id, op in ops:
         try:
             await aux.wait(op)
@@ -287,8 +290,17 @@ def quiet(client: Client) -> bool:
 
 
 async def _switch_when_quiet(client: Client, aux: Client, deadline: float) -> bool:
-    """Wait for a pause, hold new calls, replay the conversation into ``aux`` and switch to it. False
-    (``aux`` closed) when the pause did not last or no pause came before the deadline."""
+    """Replay the conversation into ``aux``, wait for a pause, hold new calls, replay what came since
+    and switch to it. False (``aux`` closed) when the pause did not last or earlier items changed;
+    True also when no pause came before the deadline (then the limit ends the session)."""
+    fmt = _audio_in.input_format(client)
+    since, snapshot = client.now(), client.state.conversation.ids()
+    try:  # most of the conversation goes over before the pause, so the pause only carries the rest
+        skipped = await replay(client.state, aux, fmt)
+    except Exception as err:
+        client.log.note(client.now(), "handover_retry", f"{type(err).__name__}: {err}", code=type(err).__name__)
+        await aux.close()
+        return False
     ready: asyncio.Future[None] = client.loop.create_future()
 
     def check() -> None:  # after each received event, and polled: take the first pause there is
@@ -316,7 +328,9 @@ async def _switch_when_quiet(client: Client, aux: Client, deadline: float) -> bo
     try:
         if config is not aux.sent_config:
             await restore_config(client, aux)
-        skipped = await replay(client.state, aux, _audio_in.input_format(client))
+        if ids[:len(snapshot)] != snapshot or _changed_since(client, since):
+            raise RuntimeError("items replayed before the pause changed (deleted, truncated, transcribed)")
+        skipped += await replay(client.state, aux, fmt, ids[len(snapshot):])
         if not (quiet(client) and client.state.conversation.ids() == ids) and not _old_socket_gone(client):
             raise RuntimeError("the conversation moved on during the hand-over")  # the server started a turn
     except Exception as err:
@@ -336,6 +350,15 @@ async def _switch_when_quiet(client: Client, aux: Client, deadline: float) -> bo
                   downtime_s=0.0, pause_s=round(time.monotonic() - paused, 4), cause="handover", **stats)
     schedule_handover(client)
     return True
+
+
+_CHANGES = ("conversation.item.deleted", "conversation.item.truncated",
+            "conversation.item.input_audio_transcription.completed")
+
+
+def _changed_since(client: Client, t: float) -> bool:
+    """Whether an item may have changed since ``t`` (so a replica replayed before then is stale)."""
+    return any((last := client.log.last_time(kind)) is not None and last >= t for kind in _CHANGES)
 
 
 def _old_socket_gone(client: Client) -> bool:
