@@ -298,9 +298,15 @@ async def _switch_when_quiet(client: Client, aux: Client, deadline: float) -> bo
     and switch to it. False (``aux`` closed) when the pause did not last or earlier items changed;
     True also when no pause came before the deadline (then the limit ends the session)."""
     fmt = _audio_in.input_format(client)
-    since, snapshot = client.now(), client.state.conversation.ids()
+    # Only the finished items before the first unfinished one (a reply still streaming would go over
+    # half-said): they are what is replayed early, the rest at the pause.
+    since, snapshot = client.now(), []
+    for item in client.state.conversation:
+        if item.get("status") == "in_progress":
+            break
+        snapshot.append(item["id"])
     try:  # most of the conversation goes over before the pause, so the pause only carries the rest
-        skipped = await replay(client.state, aux, fmt)
+        skipped = await replay(client.state, aux, fmt, snapshot)
     except Exception as err:
         client.log.note(client.now(), "handover_retry", f"{type(err).__name__}: {err}", code=type(err).__name__)
         await aux.close()
