@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from speechgen import make_utterance  # noqa: E402
+from speechgen import make_utterance
 
-from realtime_nb.server import LocalServer  # noqa: E402
+from realtime_nb.server import LocalServer
 
 
 def main() -> None:
