@@ -99,3 +99,12 @@ def test_messages_for_null_say_null():
     assert "but got null instead" in invalid_type("x", "a string", None).message
     assert invalid_value("x", None).message == "Invalid value: 'null'."
     assert invalid_value("x", [1, "a"]).message == "Invalid value: '[1, \"a\"]'."
+
+
+def test_a_beta_client_can_still_switch_vad_off_with_null(beta_server):
+    headers = {"Authorization": "Bearer x", "OpenAI-Beta": "realtime=v1"}
+    with RawClient(beta_server.url, headers=headers, validate=False) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send({"type": "session.update", "session": {"turn_detection": None, "instructions": None}})
+        session = c.until("session.updated")[-1]["session"]
+        assert session["turn_detection"] is None and session["instructions"]

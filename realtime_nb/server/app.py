@@ -244,7 +244,8 @@ class _Connection:
         try:
             event = decode(frame)
             if self.beta:
-                event = dialect.client_event_to_ga(prepare_client_event(event))
+                # bound nesting first (the translation copies); its nulls are the engine's to read, in GA
+                event = dialect.client_event_to_ga(prepare_client_event(event, drop_nulls=False))
             return self.engine.receive(event)
         except EventError as err:
             return [err.to_event()]
