@@ -117,8 +117,9 @@ def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--frames", type=int, default=100_000, help="fuzzed client frames to send")
     ap.add_argument("--reconnect", type=int, default=2000, help="frames per connection")
-    ap.add_argument("--seed", type=int, default=15)
     args = ap.parse_args()
+    if args.quick:
+        args.frames = min(args.frames, 300)
     warnings.simplefilter("ignore")
     faults = _Faults()
     logging.getLogger("realtime_nb.server").addHandler(faults)
@@ -148,10 +149,16 @@ def main() -> None:
             run.client.close()
     elapsed = time.perf_counter() - started
     result = {
+        "config": {"quick": args.quick, "frames": args.frames, "reconnect": args.reconnect},
         "frames": run.counts["frames"], "events_received": run.counts["events"],
         "dropped_connections": run.counts["dropped"], "stalled": run.counts["stalled"],
         "tracebacks": len(faults.records), "schema_invalid_events": run.counts["schema_invalid"],
         "error_event_id_mismatch": run.counts["error_event_id_mismatch"],
+        "goal": "100,000 frames: 0 dropped connections, 0 tracebacks, 0 schema-invalid events, 0 errors "
+                "without their event_id",
+        "meets_goal": run.counts["frames"] >= 100_000 and not (
+            run.counts["dropped"] or run.counts["stalled"] or faults.records or run.counts["schema_invalid"]
+            or run.counts["error_event_id_mismatch"]),
         "seconds": round(elapsed, 1), "frames_per_s": round(run.counts["frames"] / elapsed, 1),
         "event_types": dict(run.types.most_common()), "samples": dict(run.samples),
         "traceback_samples": [f"{r.name}: {r.getMessage()}" for r in faults.records[:5]],
@@ -162,7 +169,7 @@ def main() -> None:
                   result["seconds"]]], title="fuzz_server")
     for kind, lines in run.samples.items():
         print(f"{kind}:", *lines, sep="\n  ")
-    write_result("fuzz_server", result)
+    write_result("fuzz_server", result, args.out_dir)
 
 
 if __name__ == "__main__":
