@@ -125,3 +125,27 @@ def test_a_bad_item_through_a_session_does_not_end_it(server):
         assert s.say("hello", output_modalities=["text"]).text == "You said: hello"
     finally:
         s.close()
+
+
+def test_a_fault_while_streaming_fails_that_response_only(monkeypatch, caplog):
+    from realtime_nb.server.runner import ResponseRun
+
+    real = ResponseRun.steps_for
+
+    def broken(self, piece):
+        if self.params.get("metadata") == {"break": "yes"}:
+            raise RuntimeError("simulated streaming bug")
+        return real(self, piece)
+
+    monkeypatch.setattr(ResponseRun, "steps_for", broken)
+    with caplog.at_level(logging.ERROR, logger="realtime_nb.server"), LocalServer() as srv, \
+            RawClient(srv.url) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send(user_text("first"))
+        c.send({"type": "response.create", "response": {"output_modalities": ["text"], "metadata": {"break": "yes"}}})
+        done = c.until("response.done")[-1]["response"]
+        assert done["status"] == "failed" and done["status_details"]["error"]["type"] == "server_error"
+        c.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        done = c.until("response.done")[-1]["response"]
+        assert done["status"] == "completed"
+    assert len([r for r in caplog.records if r.exc_info]) == 1
