@@ -108,3 +108,12 @@ def test_a_beta_client_can_still_switch_vad_off_with_null(beta_server):
         c.send({"type": "session.update", "session": {"turn_detection": None, "instructions": None}})
         session = c.until("session.updated")[-1]["session"]
         assert session["turn_detection"] is None and session["instructions"]
+
+
+def test_nulls_inside_free_form_json_are_data(client):
+    params = {"type": "object", "properties": {"x": {"type": ["string", "null"], "default": None}}}
+    client.send({"type": "session.update", "session": {
+        "type": "realtime", "tools": [{"type": "function", "name": "f", "parameters": params}],
+        "tracing": {"workflow_name": "w", "metadata": {"k": None}}}})
+    session = client.until("session.updated")[-1]["session"]
+    assert session["tools"][0]["parameters"] == params and session["tracing"]["metadata"] == {"k": None}
