@@ -149,3 +149,16 @@ def test_a_fault_while_streaming_fails_that_response_only(monkeypatch, caplog):
         done = c.until("response.done")[-1]["response"]
         assert done["status"] == "completed"
     assert len([r for r in caplog.records if r.exc_info]) == 1
+
+
+def test_a_beta_connection_gets_validation_errors_for_hostile_shapes(beta_server, caplog):
+    headers = {"Authorization": "Bearer x", "OpenAI-Beta": "realtime=v1"}
+    with caplog.at_level(logging.ERROR, logger="realtime_nb.server"), \
+            RawClient(beta_server.url, headers=headers, validate=False) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send({"type": "response.create", "event_id": "b-1", "response": {"input": [
+            {"type": "message", "role": "assistant", "content": [{"type": [], "text": "x"}]}]}})
+        err = c.until("error")[-1]["error"]
+        assert (err["type"], err["code"], err["event_id"]) == ("invalid_request_error", "invalid_value", "b-1"), err
+        assert err["param"] == "response.input[0].content[0].type"
+    assert not [r for r in caplog.records if r.exc_info]
