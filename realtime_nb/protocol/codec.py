@@ -15,19 +15,23 @@ _ascii_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def encode(event: dict[str, Any]) -> str:
+def encode(event: dict[str, Any], *, strict: bool = False) -> str:
     """Serialize one event for a text frame; the result always encodes as UTF-8.
 
     Non-ASCII text goes out as is (shorter frames), except when a string holds a lone UTF-16
     surrogate, which UTF-8 cannot carry: then the whole event is written with ``\\u`` escapes, which
     any JSON decoder reads back to the same value. (The server refuses such strings on input; this
-    keeps a surrogate that reaches an event any other way from failing the send.)
+    keeps a surrogate that reaches an event any other way from failing the send.) With ``strict``
+    (the client: such text is the user's mistake, to be reported before anything is sent) the
+    ``UnicodeEncodeError`` is raised instead.
     """
     text: str = _encoder.encode(event)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
+            if strict:
+                raise
             return str(_ascii_encoder.encode(event))
     return text
 
