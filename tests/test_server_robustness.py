@@ -162,3 +162,16 @@ def test_a_beta_connection_gets_validation_errors_for_hostile_shapes(beta_server
         assert (err["type"], err["code"], err["event_id"]) == ("invalid_request_error", "invalid_value", "b-1"), err
         assert err["param"] == "response.input[0].content[0].type"
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("extra", [{}, {"event_id": "bye"}, {"zzz": 1}])
+def test_session_close_is_the_one_event_that_closes(server, extra):
+    """The fuzz suites leave ``session.close`` out: closing on it is the protocol's rule (unless invalid)."""
+    with RawClient(server.url) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send({"type": "session.close", **extra})
+        if "zzz" in extra:
+            assert c.until("error")[-1]["error"]["code"] == "unknown_parameter"
+            still_alive(c)
+        else:
+            assert c.wait_closed() == (1000, "")
