@@ -32,6 +32,7 @@ from .engine import Engine
 from .runner import ResponseRun, ev
 from .stt import check_stt_setting
 from .transcription import TranscriptionJob, delta_event
+from .transcription_session import TranscriptionEngine
 from .vad import BACKENDS, available_backends
 
 log = logging.getLogger("realtime_nb.server")
@@ -399,14 +400,17 @@ class LocalServer:
                 await ws.close(3000, "invalid_request_error.invalid_api_key")
                 return
         model = (query.get("model") or [""])[0]
-        if not model:
+        transcription = (query.get("intent") or [""])[0] == "transcription"
+        if not model and not transcription:
             err = EventError("missing_model", "You must provide a model parameter, e.g. "
                              "/v1/realtime?model=gpt-realtime-1.5.", "model")
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.missing_model")
             return
-        engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms,
-                        vad_backend=self.vad, transcript_wait_s=self.transcript_wait_s, stt_model=self.stt_model)
+        options: dict[str, Any] = {"brain": self.brain, "max_session_s": self.max_session_s, "chunk_ms": self.chunk_ms,
+                   "vad_backend": self.vad, "transcript_wait_s": self.transcript_wait_s, "stt_model": self.stt_model}
+        # ?intent=transcription: a transcription-only session (transcription_session.py), no model needed
+        engine = TranscriptionEngine(**options) if transcription else Engine(model=model, **options)
         self.engines.append(engine)
         try:
             await _Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers).run()
