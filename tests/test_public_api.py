@@ -14,10 +14,12 @@ PUBLIC = {
     "Session",
     "SessionExpired",
     "ToolError",
+    "TranscriptionSession",
     "__version__",
     "aconnect",
     "connect",
     "ref",
+    "transcribe",
 }
 
 
