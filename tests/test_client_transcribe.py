@@ -61,3 +61,23 @@ def test_silence_gives_an_empty_completed_row(server):
         rows = s.send_audio(np.zeros(24000, np.int16))
         assert list(rows["status"]) == ["completed"] and rows["text"][0] == ""
         assert s.text == ""
+
+
+def test_an_mp3_file_is_transcribed(server, two_turns, tmp_path):
+    pytest.importorskip("av")
+    from test_audio_files import encode
+
+    pcm, _ = two_turns
+    path = tmp_path / "two.mp3"
+    encode(path, "libmp3lame", "mp3", au.pcm16_to_float(pcm), rate=24000, stereo=False)
+    with rt.transcribe(path, url=server.url) as s:
+        assert "kitchen" in s.text.lower() and "pizza" in s.text.lower()
+
+
+def test_a_bad_file_is_a_clear_error_and_the_session_stays_usable(server, tmp_path):
+    path = tmp_path / "bad.ogg"
+    path.write_bytes(b"OggS" + bytes(64))
+    with rt.transcribe(url=server.url, turn_detection=None) as s:
+        with pytest.raises(ValueError, match=r"bad\.ogg"):
+            s.send_audio(path)
+        assert list(s.send_audio(np.zeros(24000, np.int16))["status"]) == ["completed"]
