@@ -218,3 +218,16 @@ def test_a_transcript_does_not_depend_on_earlier_audio():
     first = stt.transcribe(a)
     stt.transcribe(b)
     assert stt.transcribe(a) == first
+
+
+@pytest.mark.skipif(not sphinx.available(), reason="pocketsphinx is not installed")
+def test_pocketsphinx_decodes_in_a_worker_process_that_comes_back_after_a_crash():
+    import os
+
+    rec = stt.recognizer("pocketsphinx")
+    pcm = tts.synthesize("Turn on the lights in the kitchen", voice="coral", engine="espeak-ng")
+    first = stt.transcribe(pcm, model="pocketsphinx")
+    assert rec._proc is not None and rec._proc.pid != os.getpid()
+    rec._proc.kill()
+    rec._proc.wait(5)
+    assert stt.transcribe(pcm, model="pocketsphinx") == first  # a new worker, the same words
