@@ -69,6 +69,7 @@ class Op:
     after: tuple[Op, ...] = ()    # response.create: the item ops sent with it, answered before it
     resend: Event | None = None   # response.create: sent again if a server-started response was in the way
     attempt: int = 1
+    etype: str = ""               # the type of the event sent (for messages)
     settled: bool = False         # answered, failed or given up on (Pending.forget)
 
     def ready(self) -> bool:
@@ -209,6 +210,10 @@ class Pending:
         self.resolve(op, op.response)
         self.by_event_id[op.event_id] = op
         return op
+
+    def idle(self) -> bool:
+        """True when no call waits for a reply."""
+        return not self.by_event_id and not self._after_added
 
     def forget_response(self, resp: Response) -> None:
         for op in [o for o in self.by_event_id.values() if o.response is resp]:

@@ -21,28 +21,20 @@ import asyncio
 import contextlib
 import copy
 import threading
-import warnings
 import weakref
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
-
-from . import _audio_in, _hooks, _loop, _ops, _params, _target, _toolrun
-from ._connection import Client, Handler
+from . import _hooks, _loop, _ops, _params, _resume, _target, _toolrun
+from ._connection import Client
+from ._handlers import Handler
+from ._options import Options
+from ._session_io import _FOREVER, AudioAndItems, _run
 from .response import Response
 
 __all__ = ["Session", "aconnect", "connect"]
 
-_FOREVER = None
-T = TypeVar("T")
-
-
-def _run(coro: Coroutine[Any, Any, T], timeout: float | None, what: str) -> T:
-    return _loop.run_sync(coro, timeout, what=what)
-
-
-class Session:
+class Session(AudioAndItems):
     """A Realtime conversation. Create it with ``rt.connect(...)`` / ``await rt.aconnect(...)``.
 
     State as DataFrames: ``items``, ``events``, ``responses``. Latest config: ``config``. Each blocking
@@ -119,6 +111,27 @@ class Session:
     @tool_timeout.setter
     def tool_timeout(self, value: float) -> None:
         self._client.tool_timeout = float(value)
+
+    @property
+    def reply_timeout(self) -> float:
+        """Seconds to wait for the reply to a client event (``session.updated``, ``conversation.item.added``,
+        ``response.created`` …) before ``rt.RealtimeTimeout`` (default 15)."""
+        return self._client.reply_timeout
+
+    @reply_timeout.setter
+    def reply_timeout(self, value: float) -> None:
+        self._client.reply_timeout = Options(reply_timeout=value).reply_timeout
+
+    @property
+    def response_timeout(self) -> float:
+        """Seconds a running response may go without any event before it is given up (cancelled) and the
+        call waiting for it raises ``rt.RealtimeTimeout`` (default 30). Inactivity, not total length: a
+        long spoken answer streams events all along."""
+        return self._client.response_timeout
+
+    @response_timeout.setter
+    def response_timeout(self, value: float) -> None:
+        self._client.response_timeout = Options(response_timeout=value).response_timeout
 
     @property
     def max_tool_rounds(self) -> int:
@@ -223,115 +236,6 @@ class Session:
             raise ValueError("classify() needs at least two labels")
         return chosen
 
-    # -- audio in ----------------------------------------------------------------------------------
-    def append_audio(self, data: Any, sample_rate: int = 24000) -> None:
-        """Append audio to the input buffer (numpy float/int16 or PCM16 bytes at ``sample_rate``;
-        resampled to 24 kHz; sent in chunks well under the 15 MiB event limit)."""
-        pcm = _audio_in.load(data, sample_rate)
-        _run(_ops.append_audio(self._client, pcm), _FOREVER, "Session.append_audio()")
-
-    async def aappend_audio(self, data: Any, sample_rate: int = 24000) -> None:
-        pcm = _audio_in.load(data, sample_rate)
-        await _loop.run_async(_ops.append_audio(self._client, pcm))
-
-    def commit(self) -> str:
-        """Commit the input buffer as a user audio item; returns its item id (with server VAD on, never
-        the item of a commit the server made by itself, which ``speech_stopped`` announces)."""
-        return _run(_ops.commit(self._client), _FOREVER, "Session.commit()")
-
-    async def acommit(self) -> str:
-        return await _loop.run_async(_ops.commit(self._client))
-
-    def clear_audio(self) -> None:
-        """Discard the uncommitted input audio."""
-        _run(_ops.clear_audio(self._client), _FOREVER, "Session.clear_audio()")
-
-    async def aclear_audio(self) -> None:
-        await _loop.run_async(_ops.clear_audio(self._client))
-
-    def send_audio(self, source: Any, sample_rate: int | None = None, *, wait: bool = True,
-                   follow_tools: bool = True, timeout: float | None = None, **response_params: Any
-                   ) -> Response | None:
-        """Send a spoken turn from a WAV path/bytes or an array; returns the model's response.
-
-        VAD off: append + commit + ``respond(**response_params)``. VAD on: append plus enough trailing
-        silence for the server's VAD to end the turn; returns the response the server starts (``None``
-        if ``create_response`` is off; ``response_params`` are then not used). ``timeout`` bounds the
-        wait for VAD to end the turn.
-        """
-        pcm = _audio_in.load(source, sample_rate)
-        params = self._audio_params(response_params)
-        return _run(_ops.send_audio(self._client, pcm, params, wait=wait, follow_tools=follow_tools,
-                                    timeout=timeout), _FOREVER, "Session.send_audio()")
-
-    async def asend_audio(self, source: Any, sample_rate: int | None = None, *, wait: bool = True,
-                          follow_tools: bool = True, timeout: float | None = None, **response_params: Any
-                          ) -> Response | None:
-        pcm = _audio_in.load(source, sample_rate)
-        params = self._audio_params(response_params)
-        return await _loop.run_async(_ops.send_audio(self._client, pcm, params, wait=wait,
-                                                     follow_tools=follow_tools, timeout=timeout))
-
-    def _audio_params(self, response_params: dict[str, Any]) -> dict[str, Any]:
-        params = _params.response_params(response_params)
-        if params and _audio_in.turn_detection(self._client) is not None:
-            warnings.warn("send_audio(): with server VAD on, the server starts the response itself, so "
-                          f"{', '.join(sorted(response_params))} cannot apply; use update(...) for session "
-                          "defaults, or turn VAD off (update(turn_detection=None))", UserWarning, stacklevel=3)
-        return params
-
-    def add_audio_message(self, source: Any, sample_rate: int | None = None, *,
-                          previous_item_id: str | None = None) -> str:
-        """Add a whole user ``input_audio`` message (no buffer, no VAD); returns its item id."""
-        pcm = _audio_in.load(source, sample_rate)
-        return _run(_ops.add_audio_message(self._client, pcm, previous_item_id), _FOREVER,
-                    "Session.add_audio_message()")
-
-    async def aadd_audio_message(self, source: Any, sample_rate: int | None = None, *,
-                                 previous_item_id: str | None = None) -> str:
-        pcm = _audio_in.load(source, sample_rate)
-        return await _loop.run_async(_ops.add_audio_message(self._client, pcm, previous_item_id))
-
-    # -- items -------------------------------------------------------------------------------------
-    def add_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str:
-        """Add a conversation item (GA or beta shape; an id is chosen if missing); returns its id.
-        ``previous_item_id="root"`` inserts it first."""
-        return _run(_ops.add_item(self._client, item, previous_item_id), _FOREVER, "Session.add_item()")
-
-    async def aadd_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str:
-        return await _loop.run_async(_ops.add_item(self._client, item, previous_item_id))
-
-    def delete_item(self, item_id: str) -> None:
-        """Delete a conversation item (waits for ``conversation.item.deleted``)."""
-        _run(_ops.item_op(self._client, "conversation.item.delete", item_id), _FOREVER, "Session.delete_item()")
-
-    async def adelete_item(self, item_id: str) -> None:
-        await _loop.run_async(_ops.item_op(self._client, "conversation.item.delete", item_id))
-
-    def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
-        """Cut an assistant audio item at ``audio_end_ms`` (what the listener actually heard)."""
-        _run(_ops.item_op(self._client, "conversation.item.truncate", item_id, content_index=content_index,
-                          audio_end_ms=int(audio_end_ms)), _FOREVER, "Session.truncate()")
-
-    async def atruncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
-        await _loop.run_async(_ops.item_op(self._client, "conversation.item.truncate", item_id,
-                                           content_index=content_index, audio_end_ms=int(audio_end_ms)))
-
-    def retrieve(self, item_id: str) -> dict[str, Any]:
-        """Fetch an item from the server; returns it without audio bytes (its audio, decoded, is then
-        in ``item_audio(item_id)``)."""
-        return _strip_audio(_run(_ops.item_op(self._client, "conversation.item.retrieve", item_id), _FOREVER,
-                                 "Session.retrieve()")["item"])
-
-    async def aretrieve(self, item_id: str) -> dict[str, Any]:
-        event = await _loop.run_async(_ops.item_op(self._client, "conversation.item.retrieve", item_id))
-        return _strip_audio(event["item"])
-
-    def item_audio(self, item_id: str) -> np.ndarray:
-        """An item's audio as int16 samples at 24 kHz (input audio you sent, or the model's output)."""
-        state = self._client.state
-        return self._client.call_on_loop(lambda: state.item_audio(item_id).copy())  # type: ignore[no-any-return]
-
     # -- raw events --------------------------------------------------------------------------------
     def send(self, event: dict[str, Any], *, wait: bool = True, timeout: float | None = None) -> str:
         """Send a raw client event (GA or beta shape); returns its ``event_id`` (one is added if missing).
@@ -396,7 +300,7 @@ class Session:
         from . import frames
 
         c = self._client
-        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log))
+        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log, c.item_connection))
 
     @property
     def events(self) -> Any:
@@ -453,27 +357,22 @@ def _close_soon(client: Client) -> None:
             client.loop.call_soon_threadsafe(lambda: client.spawn(client.close()))
 
 
-def _strip_audio(item: dict[str, Any]) -> dict[str, Any]:
-    item = copy.deepcopy(item)
-    for part in item.get("content") or []:
-        if isinstance(part, dict):
-            part.pop("audio", None)
-    return item
-
-
 # -- connecting ------------------------------------------------------------------------------------------
 
 def _prepare(model: str | None, url: str | None, api_key: str | None, fields: dict[str, Any]
-             ) -> tuple[_target.Target, str, dict[str, Any] | None]:
+             ) -> tuple[_target.Target, str, dict[str, Any] | None, Options]:
+    options, fields = Options.pick(fields)
     target = _target.resolve(url, api_key)
     session = _params.session_update(fields) if fields else None
-    return target, model or _target.DEFAULT_MODEL, session
+    return target, _target.choose_model(model), session, options
 
 
-async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float) -> Client:
-    client = Client(target, model, target.realtime_url(model))
+async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float,
+                options: Options) -> Client:
+    client = Client(target, model, target.realtime_url(model), options)
     client.tool_runner = _toolrun.follow_tools
     await client.open(timeout)
+    _resume.install(client)
     if session is not None:
         try:
             await _ops.update(client, session)
@@ -488,18 +387,27 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
     """Open a Realtime session; returns once ``session.created`` (and ``session.updated``) arrived.
 
     Target: ``url`` > ``REALTIME_NB_URL`` > OpenAI GA (``api_key`` or ``OPENAI_API_KEY``) > an embedded
-    local server (offline, started on demand). ``model`` defaults to ``"gpt-realtime"``.
-    ``session_fields`` are session fields in GA or beta names (``voice``, ``instructions``,
-    ``turn_detection=None``, ``modalities``, ``input_audio_format`` …).
+    local server (offline, started on demand). ``model`` defaults to ``REALTIME_NB_MODEL``, else
+    ``"gpt-realtime-2.1"``; a model with an announced shutdown date warns once (``FutureWarning``).
+    ``session_fields`` are session fields in GA names, GA leaf names (``voice``, ``speed``,
+    ``turn_detection``, ``transcription``, ``noise_reduction``) or beta names (``modalities``,
+    ``input_audio_format`` …). ``timeout`` bounds the handshake and the wait for ``session.created``.
+
+    Options (not session fields): ``reply_timeout`` (15 s, the reply to a client event),
+    ``response_timeout`` (30 s without any event of a running response), ``reconnect`` (True: after a
+    drop, reconnect and restore the conversation), ``reconnect_delays`` (seconds before each attempt),
+    ``max_frame_bytes`` (16 MiB) and ``max_json_depth`` (100): received frames beyond them are dropped
+    and noted in ``s.events``; ``handover`` (True: move to a fresh connection before the server's
+    session limit).
 
     >>> s = rt.connect(url="ws://127.0.0.1:8765/v1", voice="marin", instructions="Be brief.")  # doctest: +SKIP
     """
-    target, model, session = _prepare(model, url, api_key, session_fields)
+    target, model, session, options = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
         target = _target.Target(_target.acquire_local(), "local", target.api_key)
     try:
-        client = _run(_open(target, model, session, timeout), _FOREVER, "realtime_nb.connect()")
+        client = _run(_open(target, model, session, timeout, options), _FOREVER, "realtime_nb.connect()")
     except BaseException:
         if uses_local:
             _target.release_local()
@@ -510,12 +418,12 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
 async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
                    timeout: float = 20.0, **session_fields: Any) -> Session:
     """The async ``connect``: ``async with await rt.aconnect() as s: ...``."""
-    target, model, session = _prepare(model, url, api_key, session_fields)
+    target, model, session, options = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
         target = _target.Target(await asyncio.to_thread(_target.acquire_local), "local", target.api_key)
     try:
-        client = await _loop.run_async(_open(target, model, session, timeout))
+        client = await _loop.run_async(_open(target, model, session, timeout, options))
     except BaseException:
         if uses_local:
             await asyncio.to_thread(_target.release_local)
