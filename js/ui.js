@@ -4,16 +4,7 @@
 import { EventLogView } from "./eventlog.js";
 import { TranscriptView } from "./transcript.js";
 import { meterFraction } from "./pcm.js";
-
-export const STATUS_LABELS = /** @type {Record<string, string>} */ ({
-  connecting: "Connecting",
-  listening: "Listening",
-  user_speaking: "You are speaking",
-  thinking: "Thinking",
-  speaking: "Speaking",
-  error: "Error",
-  closed: "Closed",
-});
+import { LABELS } from "./status.js";
 
 export const MODES = [
   ["hands_free", "Hands-free"],
@@ -25,20 +16,6 @@ export const VADS = [
   ["server_vad", "Server VAD"],
   ["semantic_vad", "Semantic VAD"],
 ];
-
-/**
- * What the pill shows: the kernel's status, except that the owning view knows best whether audio is
- * still coming out of the speaker (the kernel's "speaking" ends when the last delta arrives).
- * @param {string} kernel status from the kernel
- * @param {boolean} playing the local player is outputting audio
- * @param {{ptt?: boolean, muted?: boolean}} [extra]
- */
-export function displayStatus(kernel, playing, { ptt = false, muted = false } = {}) {
-  if (["connecting", "error", "closed", "user_speaking"].includes(kernel)) return kernel;
-  if (playing) return "speaking";
-  if (kernel === "listening" && (ptt || muted)) return "listening";
-  return kernel;
-}
 
 /**
  * A tiny element builder.
@@ -92,7 +69,10 @@ export function createUI(root, { logSize }) {
     hidden: true, type: "button" });
   const micMeter = meter("rtnb-mic-level", "Microphone level");
   const outMeter = meter("rtnb-out-level", "Output level");
-  const micButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mic-button", type: "button", text: "Start mic" });
+  const startButton = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-start", type: "button",
+    text: "Start talking", title: "Opens the microphone (the browser asks first) and turns the sound on", hidden: true });
+  const micButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mic-button", type: "button", text: "Stop mic",
+    hidden: true });
   const muteButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mute", type: "button", text: "Mute",
     "aria-pressed": "false" });
   const pttButton = h("button", { cls: "rtnb-btn rtnb-ptt", testid: "rtnb-ptt", type: "button", hidden: true,
@@ -128,6 +108,10 @@ export function createUI(root, { logSize }) {
     h("button", { cls: "rtnb-btn", testid: "rtnb-claim", type: "button", text: "Use audio here" }),
   ]);
   const notice = h("div", { cls: "rtnb-notice", testid: "rtnb-notice", hidden: true });
+  const endReason = h("span", { cls: "rtnb-end-reason", testid: "rtnb-end-reason" });
+  const reconnect = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-reconnect", type: "button",
+    text: "Reconnect", hidden: true });
+  const end = h("div", { cls: "rtnb-end", testid: "rtnb-end", role: "alert", hidden: true }, [endReason, reconnect]);
 
   const list = h("div", { cls: "rtnb-transcript", testid: "rtnb-transcript", "aria-live": "polite" });
   const empty = h("div", { cls: "rtnb-empty", testid: "rtnb-empty", text: "Say something — the conversation appears here." });
@@ -150,9 +134,9 @@ export function createUI(root, { logSize }) {
       pill, error, dismiss, h("span", { cls: "rtnb-spacer" }),
       h("span", { cls: "rtnb-meters" }, [h("span", { cls: "rtnb-meter-label", text: "mic" }), micMeter,
         h("span", { cls: "rtnb-meter-label", text: "out" }), outMeter]),
-      enableAudio, pttButton, micButton, muteButton, settingsToggle,
+      startButton, enableAudio, pttButton, micButton, muteButton, settingsToggle,
     ]),
-    settings, note, notice,
+    end, settings, note, notice,
     h("div", { cls: "rtnb-body" }, [h("div", { cls: "rtnb-main" }, [empty, list]), oob]),
     log,
   ]);
@@ -167,7 +151,7 @@ export function createUI(root, { logSize }) {
   const eventLog = new EventLogView(log, logSize);
 
   return {
-    container, pill, error, dismiss, micButton, muteButton, pttButton, enableAudio, settingsToggle,
+    container, pill, error, dismiss, startButton, micButton, muteButton, end, reconnect, pttButton, enableAudio, settingsToggle,
     mode, vad, voice, device, echo, noise, agc, bargeIn, prebuffer, note, notice, transcript, eventLog,
     claim: /** @type {HTMLButtonElement} */ (note.querySelector("[data-testid=rtnb-claim]")),
 
@@ -175,7 +159,19 @@ export function createUI(root, { logSize }) {
     setStatus(status, detail = "") {
       pill.dataset.status = status;
       const label = /** @type {HTMLElement} */ (pill.querySelector(".rtnb-pill-label"));
-      label.textContent = (STATUS_LABELS[status] ?? status) + (detail ? ` · ${detail}` : "");
+      label.textContent = (LABELS[status] ?? status) + (detail ? ` · ${detail}` : "");
+    },
+
+    /**
+     * The end of the session (or of the kernel): why, and a Reconnect button where it can go on.
+     * @param {string} reason empty hides it
+     * @param {boolean} [canResume]
+     */
+    setEnd(reason, canResume = false) {
+      end.hidden = !reason;
+      endReason.textContent = reason;
+      reconnect.hidden = !canResume;
+      (/** @type {HTMLButtonElement} */ (reconnect)).disabled = false;
     },
 
     /** @param {string} message */

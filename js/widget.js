@@ -3,25 +3,33 @@
 //
 // Lifecycle of a view: render -> "ready" request (retried while the kernel is busy) -> the reply says
 // whether this view owns audio and carries a snapshot of the transcript and the event log -> the
-// owner starts the engine (player, and the mic when `autostart`) -> cleanup releases ownership,
-// stops the tracks and closes the context.
+// owner starts the engine (the player; the mic on "Start talking", or at once with `autostart`) ->
+// cleanup releases ownership, stops the tracks and closes the context.
+//
+// The end: when the session closes (the kernel says so: `session_closed`) or the kernel goes away
+// (liveness.js: a send that throws, the link's socket dropping, no ping reply, the comm marked dead on
+// a restart), the view stops the mic tracks and the player at once, disables what no longer applies,
+// and shows why; a Reconnect button where the session can go on.
 import { AudioPacer, Comm } from "./comm.js";
 import { AudioEngine } from "./engine.js";
 import { Link, linkUrls } from "./link.js";
 import { WorkerSocket, workersAvailable } from "./workersocket.js";
 import { LevelSmoother, int16FromBytes } from "./pcm.js";
 import { trace, traceOn, wallMs } from "./trace.js";
-import { createUI, displayStatus } from "./ui.js";
+import { createUI } from "./ui.js";
+import { Liveness } from "./liveness.js";
+import { StatusMachine } from "./status.js";
 import "./widget.css";
 
 const PING_MS = 2000;
+const RECONNECT_TIMEOUT_MS = 30000;
 const READY_TIMEOUT_MS = 5000;
 const LINK_TIMEOUT_MS = 1500;
 
 /**
  * @typedef {{get: (k: string) => any, set: (k: string, v: any) => void, save_changes: () => void,
  *   on: (n: string, cb: (...a: any[]) => void) => void, off: (n: string, cb: (...a: any[]) => void) => void,
- *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void}} Model
+ *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void, widget_manager?: any}} Model
  */
 
 function newViewId() {
@@ -39,6 +47,7 @@ function newDebug(/** @type {string} */ view) {
     /** @type {Record<string, number>} */ samplesPlayed: {},
     interrupts: 0, /** @type {any} */ lastInterrupt: null, /** @type {any} */ lastTruncate: null,
     truncates: 0, underruns: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
+    /** @type {{kind: string, reason: string, canResume: boolean} | null} */ ended: null,
   };
 }
 
@@ -70,10 +79,11 @@ function render({ model, el }) {
       if (!url) { // the worker went with the socket: audio takes the page's path again
         engine?.capture?.undirect();
         debug.audioPath = debug.micPath = "page";
+        if (!disposed && !ended) liveness.linkDropped(); // the kernel process may be gone
       }
     },
   });
-  const comm = new Comm(link, view);
+  const comm = new Comm(link, view, { onDead: (err) => liveness.sendFailed(err) });
   const ui = createUI(el, { logSize: model.get("event_log_size") });
   const key = model.get("_model_key") || view;
   const unregister = registerDebug(key, view, debug);
@@ -91,6 +101,9 @@ function render({ model, el }) {
   let disposed = false;
   let pttHeld = false;
   let playing = false;
+  /** the session's (or the kernel's) end, once it came @type {{kind: string, reason: string, canResume: boolean} | null} */
+  let ended = null;
+  let micWasOn = false;
   let seq = 0;
   let micOffset = 0; // mic samples forwarded (the bench trace's offsets)
   /** @type {Array<[string, (...a: any[]) => void]>} */
@@ -102,8 +115,13 @@ function render({ model, el }) {
   };
   /** @param {string} name @param {any} value */
   const setTrait = (name, value) => {
-    model.set(name, value);
-    model.save_changes();
+    if (ended?.kind === "kernel") return;
+    try {
+      model.set(name, value);
+      model.save_changes();
+    } catch (err) { // a dead comm throws here too
+      liveness.sendFailed(/** @type {Error} */ (err));
+    }
   };
 
   const micLevel = new LevelSmoother();
@@ -117,34 +135,89 @@ function render({ model, el }) {
   });
 
   // -- status ---------------------------------------------------------------------------------------
+  // The pill is a state machine (status.js) fed by the server's events (the event log's rows), this
+  // view's mic, player and AudioContext, and the session's lifecycle.
+  const status = new StatusMachine({ onChange: () => refreshStatus() });
+
   function refreshStatus() {
-    const kernel = model.get("status");
+    const shown = status.state;
     const ptt = model.get("mode") === "push_to_talk";
-    const shown = displayStatus(kernel, owner && playing, { ptt, muted: model.get("muted") });
     let detail = "";
-    if (shown === "listening" && owner) {
-      if (!engine?.micOn) detail = "mic off";
-      else if (model.get("muted")) detail = "muted";
-      else if (ptt) detail = pttHeld ? "recording" : "hold to talk";
-    }
+    if (ended) detail = "";
+    else if (shown === "ready" && owner) detail = "click Start talking";
+    else if (shown === "listening" && owner && ptt) detail = pttHeld ? "recording" : "hold to talk";
     ui.setStatus(shown, detail);
     debug.status = shown;
     root.dataset.status = shown;
   }
 
+  /** Local facts that changed since the machine last heard of them. */
+  function feedLocal() {
+    const micOn = Boolean(engine?.micOn) || (!owner && ready); // another view's mic: assume it listens
+    if (micOn !== micWasOn) {
+      micWasOn = micOn;
+      status.dispatch(micOn ? "mic_on" : "mic_off");
+    }
+  }
+
+  /**
+   * The session or the kernel ended: stop capture and playback now, disable what no longer applies,
+   * say why. Idempotent; a later call may only refine the reason.
+   * @param {string} kind "closed" | "expired" | "lost" | "kernel"
+   * @param {string} reason
+   * @param {boolean} [canResume]
+   */
+  function end(kind, reason, canResume = false) {
+    const first = ended === null;
+    ended = { kind, reason, canResume: canResume && kind !== "kernel" };
+    if (first) {
+      pttUp();
+      stopEngine(); // every mic track stopped, the player and the context closed
+      status.dispatch(kind === "closed" || kind === "expired" ? "closed" : "lost");
+    }
+    if (kind === "kernel") { // nothing to talk to: no more messages, no more timers
+      liveness.stop();
+      link.close();
+    }
+    debug.ended = ended;
+    root.dataset.ended = kind;
+    ui.setEnd(reason, ended.canResume);
+    refreshControls();
+  }
+
+  /** The session is back (a reconnect): a fresh start, the mic closed until asked. */
+  function reopen() {
+    if (!ended || ended.kind === "kernel") return;
+    ended = null;
+    debug.ended = null;
+    delete root.dataset.ended;
+    ui.setEnd("");
+    micWasOn = false;
+    status.dispatch("reopened");
+    if (owner) startEngine();
+    refreshControls();
+  }
+
   function refreshControls() {
     const ptt = model.get("mode") === "push_to_talk";
-    ui.pttButton.hidden = !ptt || !owner;
+    const live = owner && !ended;
+    const micOn = Boolean(engine?.micOn);
+    ui.pttButton.hidden = !ptt || !live;
     ui.pttButton.classList.toggle("rtnb-active", pttHeld);
-    ui.micButton.hidden = ui.muteButton.hidden = !owner;
-    ui.micButton.textContent = engine?.micOn ? "Stop mic" : "Start mic";
-    ui.micButton.classList.toggle("rtnb-active", Boolean(engine?.micOn));
+    ui.startButton.hidden = !live || micOn || !ready;
+    ui.micButton.hidden = !live || !micOn;
+    ui.muteButton.hidden = !live;
+    ui.micButton.classList.toggle("rtnb-active", micOn);
     const muted = Boolean(model.get("muted"));
     ui.muteButton.textContent = muted ? "Unmute" : "Mute";
     ui.muteButton.setAttribute("aria-pressed", String(muted));
     ui.muteButton.classList.toggle("rtnb-warn", muted);
-    ui.enableAudio.hidden = !(owner && engine?.suspended);
-    ui.note.hidden = owner || !ready;
+    ui.enableAudio.hidden = !(live && engine?.suspended);
+    ui.note.hidden = owner || !ready || Boolean(ended);
+    for (const c of [ui.mode, ui.vad, ui.device, ui.echo, ui.noise, ui.agc, ui.bargeIn, ui.prebuffer]) {
+      c.disabled = Boolean(ended) || (c === ui.vad && ptt);
+    }
+    if (ended) ui.voice.disabled = true;
     // In push-to-talk the space bar is ours while the widget has focus: JupyterLab/Notebook 7 (Lumino)
     // skip their shortcuts for events from inside an element with this attribute.
     if (ptt && owner) root.setAttribute("data-lm-suppress-shortcuts", "true");
@@ -152,7 +225,8 @@ function render({ model, el }) {
     root.dataset.owner = String(owner);
     root.dataset.ready = String(ready);
     updateGate();
-    debug.micOn = Boolean(engine?.micOn);
+    debug.micOn = micOn;
+    feedLocal();
     refreshStatus();
   }
 
@@ -182,7 +256,7 @@ function render({ model, el }) {
   }
 
   async function startMic() {
-    if (!engine) return;
+    if (!engine || ended) return;
     try {
       await engine.startMic();
       ui.setNotice("");
@@ -196,7 +270,7 @@ function render({ model, el }) {
   }
 
   function startEngine() {
-    if (engine || disposed) return;
+    if (engine || disposed || ended) return;
     engine = new AudioEngine({
       prebufferMs: model.get("prebuffer_ms"),
       chunkMs: model.get("chunk_ms"),
@@ -228,17 +302,19 @@ function render({ model, el }) {
         if (engine) for (const [item, n] of engine.player.played) debug.samplesPlayed[item] = n;
         if (playing !== s.playing) {
           playing = s.playing;
-          refreshStatus();
+          status.dispatch(playing ? "playing" : "idle");
         }
       },
       onState: (state) => {
         debug.ctxState = state;
         root.dataset.ctxState = state;
+        status.dispatch(state === "running" ? "resumed" : "suspended");
         refreshControls();
       },
     });
     debug.ctxState = engine.ctx.state;
     root.dataset.ctxState = engine.ctx.state;
+    if (engine.suspended) status.dispatch("suspended");
     attachPlayer();
     engine.player.ready.catch((err) => reportError(`Audio output: ${err?.message ?? err}`));
     if (model.get("autostart")) startMic();
@@ -247,7 +323,7 @@ function render({ model, el }) {
 
   /** Whether mic audio goes to the kernel now: this view owns audio, and push-to-talk, if on, is held. */
   function micGateOpen() {
-    return owner && ready && (model.get("mode") !== "push_to_talk" || pttHeld);
+    return owner && ready && !ended && (model.get("mode") !== "push_to_talk" || pttHeld);
   }
 
   function updateGate() {
@@ -273,11 +349,15 @@ function render({ model, el }) {
   }
 
   function stopEngine() {
-    if (link.ws instanceof WorkerSocket) link.ws.attachPlayer(null);
+    if (link.ws instanceof WorkerSocket) {
+      link.ws.setGate(false, view);
+      link.ws.attachPlayer(null);
+    }
     debug.audioPath = debug.micPath = "page";
     pttUp();
     engine?.close();
     engine = null;
+    if (playing) status.dispatch("idle");
     playing = false;
     pacer.dispose();
     ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")), 0);
@@ -291,17 +371,18 @@ function render({ model, el }) {
     const g = /** @type {any} */ (globalThis).__realtime_nb_debug?.[key];
     if (g && mine) g.owner = debug;
     else if (g && g.owner === debug) g.owner = null;
-    if (mine) startEngine();
+    if (mine && !ended) startEngine();
     else stopEngine();
     refreshControls();
   }
 
   // -- push-to-talk ---------------------------------------------------------------------------------
   function pttDown() {
-    if (pttHeld || !owner || model.get("mode") !== "push_to_talk") return;
+    if (pttHeld || !owner || ended || model.get("mode") !== "push_to_talk") return;
     if (engine && !engine.micOn) startMic();
     pttHeld = true;
     comm.send("ptt", { down: true });
+    status.dispatch("speech_started");
     refreshControls();
   }
 
@@ -311,6 +392,7 @@ function render({ model, el }) {
     pttHeld = false;
     updateGate();
     comm.send("ptt", { down: false });
+    status.dispatch("speech_stopped");
     refreshControls();
   }
 
@@ -333,7 +415,23 @@ function render({ model, el }) {
     if (disposed) return;
     for (const msg of batch) {
       if (msg.entries || msg.order) ui.transcript.apply(msg);
-      if (msg.events) ui.eventLog.add(msg.events);
+      if (msg.events) {
+        ui.eventLog.add(msg.events);
+        feedServer(msg.events);
+      }
+    }
+  }
+
+  /** The server's events, in order, to the status machine. @param {any[][]} rows compact log rows */
+  function feedServer(rows) {
+    for (const row of rows) {
+      if (row[1] !== "received") continue;
+      const type = row[2];
+      if (!owner) { // no player here: the server's audio stream stands for it
+        if (type === "response.output_audio.delta") status.dispatch("playing");
+        else if (type === "response.output_audio.done" || type === "response.done") status.dispatch("idle");
+      }
+      status.server(type);
     }
   }
   comm.on("update", (msg) => {
@@ -369,7 +467,7 @@ function render({ model, el }) {
     return r;
   });
   comm.on("owner", (msg) => {
-    if (!ready) return;
+    if (!ready || ended) return;
     if (msg.owner === null && !owner) claim(false);
     else setOwner(msg.owner === view);
   });
@@ -379,6 +477,8 @@ function render({ model, el }) {
     debug.lastTruncate = msg;
   });
   comm.on("notice", (msg) => ui.setNotice(msg.text ?? ""));
+  comm.on("session_closed", (msg) => end(msg.kind ?? "closed", msg.reason ?? "Session closed", Boolean(msg.can_resume)));
+  comm.on("session_open", () => reopen());
 
   /** @param {boolean} force */
   async function claim(force) {
@@ -428,21 +528,41 @@ function render({ model, el }) {
         debug.ready = true;
         ui.setNotice("");
         applySnapshot(r?.snapshot);
+        status.dispatch("connected");
+        if (r?.closed) end(r.closed.kind ?? "closed", r.closed.reason ?? "Session closed", Boolean(r.closed.can_resume));
         setOwner(Boolean(r?.owner));
       } catch {
+        if (ended?.kind === "kernel") return;
         if (!disposed) ui.setNotice("Waiting for the kernel (busy or not connected)…");
       }
     }
   }
 
   // -- UI events ------------------------------------------------------------------------------------
+  // The mic opens on this click only (the browser asks for permission then), and the same click lets
+  // the AudioContext start (autoplay policy).
+  ui.startButton.addEventListener("click", () => {
+    if (!engine || ended) return;
+    engine.resume();
+    startMic();
+  });
   ui.micButton.addEventListener("click", () => {
     if (!engine) return;
-    engine.resume();
-    if (engine.micOn) {
-      engine.stopMic();
-      refreshControls();
-    } else startMic();
+    engine.stopMic();
+    refreshControls();
+  });
+  ui.reconnect.addEventListener("click", async () => {
+    const button = /** @type {HTMLButtonElement} */ (ui.reconnect);
+    button.disabled = true;
+    status.dispatch("reconnecting");
+    try {
+      await comm.request("reconnect", {}, { timeoutMs: RECONNECT_TIMEOUT_MS });
+      reopen();
+    } catch (err) {
+      button.disabled = false;
+      if (ended) status.dispatch(ended.kind === "lost" ? "lost" : "closed");
+      ui.setNotice(`Reconnect failed: ${/** @type {Error} */ (err)?.message ?? err}`);
+    }
   });
   ui.muteButton.addEventListener("click", () => setTrait("muted", !model.get("muted")));
   ui.enableAudio.addEventListener("click", () => engine?.resume());
@@ -480,7 +600,9 @@ function render({ model, el }) {
   for (const box of [ui.echo, ui.noise, ui.agc]) box.addEventListener("change", constraintsChanged);
 
   // -- model changes --------------------------------------------------------------------------------
-  onModel("change:status", refreshStatus);
+  onModel("change:status", () => { // the kernel's own view of it: only its "closed" matters here
+    if (model.get("status") === "closed" && ready && !ended) end("closed", "Session closed");
+  });
   onModel("change:last_error", syncSettings);
   for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in"]) onModel(`change:${name}`, syncSettings);
   onModel("change:mode", () => {
@@ -488,6 +610,7 @@ function render({ model, el }) {
   });
   onModel("change:muted", () => {
     engine?.setMuted(Boolean(model.get("muted")));
+    status.dispatch(model.get("muted") ? "mute" : "unmute");
     refreshControls();
   });
   onModel("change:prebuffer_ms", () => {
@@ -504,9 +627,17 @@ function render({ model, el }) {
   });
   onModel("change:event_log_size", () => ui.eventLog.ring.resize(model.get("event_log_size")));
 
-  const ping = setInterval(() => {
-    if (ready) comm.send("ping");
-  }, PING_MS);
+  // the real model (for its comm_live flag), where the widget manager gives it out
+  /** @type {any} */
+  let realModel = null;
+  Promise.resolve(model.widget_manager?.get_model?.(key)).then((m) => { realModel = m ?? null; }, () => {});
+  const liveness = new Liveness(model, comm, {
+    pingMs: PING_MS,
+    linked: () => link.linked,
+    commLive: () => realModel?.comm_live === true,
+    onLost: (v) => { if (!disposed) end(v.kind, v.reason); },
+    onSlow: (slow) => { if (!ended && ready) ui.setNotice(slow ? "The kernel is busy: a cell is running…" : ""); },
+  });
   const release = () => {
     if (owner) comm.send("release");
   };
@@ -514,12 +645,13 @@ function render({ model, el }) {
   const blur = () => pttUp();
   globalThis.addEventListener?.("blur", blur);
 
+  if (model.get("muted")) status.dispatch("mute");
   syncSettings();
   handshake();
 
   return () => {
     disposed = true;
-    clearInterval(ping);
+    liveness.stop();
     globalThis.removeEventListener?.("pagehide", release);
     globalThis.removeEventListener?.("blur", blur);
     pttUp();

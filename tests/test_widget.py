@@ -661,3 +661,123 @@ def test_mic_alone_updates_the_event_log_a_few_times_a_second(session, browser):
     assert 2 <= len(updates) <= 8, len(updates)
     rows = [r for u in updates for r in u.get("events", []) if r[2] == "input_audio_buffer.append"]
     assert sum(r[6] for r in rows) == 25                             # every append is counted
+
+
+# -- the session's end -----------------------------------------------------------------------------
+
+def _closed_msgs(browser: FakeBrowser) -> list[dict[str, Any]]:
+    return [c for c, _ in browser.comm.custom("session_closed")]
+
+
+def test_views_are_told_at_once_when_the_session_closes(server):
+    s = rt.connect(url=server.url)
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    try:
+        browser.ready("v")
+        s.close()
+        msg = wait_for(lambda: _closed_msgs(browser), 5)[0]
+        assert msg["kind"] == "closed" and msg["reason"] == "Session closed" and msg["can_resume"] is False
+        assert "view" not in msg                       # to every view
+        wait_for(lambda: w.status == "closed", 5)
+        # mic audio after the close goes nowhere, and nothing fails in the kernel
+        browser.deliver({"type": "audio", "view": "v", "seq": 1}, [np.ones(960, np.int16).tobytes()])
+        settle()
+        assert w_stats(browser)["mic_chunks"] == 0
+        assert w.last_error == ""
+        # a view that renders after the close learns it in its ready reply, and is told only once
+        assert browser.ready("late")["closed"]["reason"] == "Session closed"
+        settle()
+        assert len(_closed_msgs(browser)) == 1
+    finally:
+        w.close()
+
+
+def test_a_lost_connection_says_so(browser_free_server):
+    s = rt.connect(url=browser_free_server.url)
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    try:
+        browser.ready("v")
+        browser_free_server.stop()                     # the server goes away under the session
+        msg = wait_for(lambda: _closed_msgs(browser), 10)[0]
+        assert msg["kind"] in ("lost", "expired") and msg["reason"].startswith("Connection lost: "), msg
+        assert w.status == "closed"
+    finally:
+        w.close()
+        s.close()
+
+
+@pytest.fixture
+def browser_free_server():
+    """A server of the test's own, to stop under a session."""
+    from realtime_nb.server import LocalServer
+
+    srv = LocalServer(port=0).start()
+    yield srv
+    srv.stop()
+
+
+def test_say_after_close_raises_a_short_error(session, browser):
+    import traceback
+
+    browser.ready("v")
+    for _ in range(5):   # the widget's mic keeps sending while the session closes
+        browser.deliver({"type": "audio", "view": "v", "seq": 1}, [np.zeros(960, np.int16).tobytes()])
+    session.close()
+    lengths = []
+    for _ in range(4):
+        with pytest.raises(rt.ConnectionClosed) as info:
+            session.say("Are you there?")
+        lengths.append(len(traceback.format_exception(info.value)))
+    # the same short traceback each time: it does not grow with every call that met the closed session
+    assert lengths[0] == lengths[-1] < 40, lengths
+    assert "realtime_nb/notebook" not in "".join(traceback.format_exception(info.value))
+
+
+def test_ping_is_answered_and_reconnect_says_when_it_cannot(session, browser):
+    browser.ready("v")
+    browser.next_id += 1
+    browser.deliver({"type": "ping", "view": "v", "id": browser.next_id})
+    assert browser.wait_reply("v", browser.next_id, 5) == {"closed": False}
+    if callable(getattr(session, "areconnect", None)) or callable(getattr(session, "reconnect", None)):
+        pytest.skip("this Session can reconnect")
+    browser.next_id += 1
+    rid = browser.next_id
+    browser.deliver({"type": "reconnect", "view": "v", "id": rid})
+    reply = wait_for(lambda: [c for c, _ in browser.comm.custom("reply") if c["id"] == rid], 5)[0]
+    assert reply["ok"] is False and "run the cell" in reply["error"]
+
+
+def test_reconnect_button_calls_the_sessions_reconnect(server):
+    """Where the Session can reconnect (``areconnect``), the views are offered it and told when it is back."""
+    s = rt.connect(url=server.url)
+    calls: list[int] = []
+    kept: list[rt.Session] = []
+
+    async def areconnect() -> None:
+        calls.append(1)
+        fresh = await rt.aconnect(url=server.url)
+        s._client = fresh._client            # what a reconnecting Session does: a new connection inside
+        kept.append(fresh)                   # (a dropped Session closes its connection)
+
+    s.areconnect = areconnect  # type: ignore[attr-defined]
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    try:
+        browser.ready("v")
+        s._client.loop.call_soon_threadsafe(lambda: s._client.spawn(s._client.close()))
+        msg = wait_for(lambda: _closed_msgs(browser), 5)[0]
+        assert msg["can_resume"] is True
+        browser.next_id += 1
+        rid = browser.next_id
+        browser.deliver({"type": "reconnect", "view": "v", "id": rid})
+        assert browser.wait_reply("v", rid, 10) == {"ok": True}
+        assert calls == [1] and browser.comm.custom("session_open")
+        wait_for(lambda: w.status == "listening", 5)
+        r = s.say("Back again?")
+        assert r.transcript
+        wait_for(lambda: browser.audio_out("v"), 5)  # the new connection's audio reaches the view
+    finally:
+        w.close()
+        s.close()

@@ -171,7 +171,9 @@ class Client:
 
     def check_open(self) -> None:
         if self.closed is not None:
-            raise self.closed
+            # a fresh exception each time: raising the stored one again would grow its traceback
+            # (and chain it) with every call that hits the closed session
+            raise type(self.closed)(self.closed.code, self.closed.reason) from None
 
     # -- sending -----------------------------------------------------------------------------------
     def next_event_id(self) -> str:

@@ -35,6 +35,11 @@ class Views(Input):
         elif mtype == "ready" or mtype == "claim":
             self.loop.create_task(self.on_claim(view, content.get("id"), mtype == "ready",
                                                 bool(content.get("force"))))
+        elif mtype == "ping":  # a view checks that the kernel still answers (it ends itself if not)
+            if content.get("id") is not None:
+                self.reply(view, content.get("id"), {"closed": self.session.closed})
+        elif mtype == "reconnect":
+            self.loop.create_task(self.on_reconnect(view, content.get("id")))
         elif mtype == "reply":
             fut = self.requests.get(content.get("id"))  # type: ignore[arg-type]
             if fut is not None and not fut.done():
@@ -56,6 +61,14 @@ class Views(Input):
         elif mtype == "client_error":
             self.set_error(f"browser: {content.get('message')}")
 
+    def end_state(self) -> dict[str, Any] | None:
+        """The session's end state for the views (``Bridge`` knows it)."""
+        return None
+
+    async def on_reconnect(self, view: str, rid: Any) -> None:
+        """A view's Reconnect button (``Bridge`` implements it)."""
+        self.reply(view, rid, error="cannot reconnect")
+
     # -- the audio owner ---------------------------------------------------------------------------
     async def on_claim(self, view: str, rid: Any, ready: bool, force: bool) -> None:
         if ready:
@@ -67,6 +80,7 @@ class Views(Input):
         result: dict[str, Any] = {"owner": self.owner == view, "owner_view": self.owner}
         if ready:
             result["snapshot"] = self.snapshot()
+            result["closed"] = self.end_state() if self.session.closed else None
         self.reply(view, rid, result)
 
     async def owner_alive(self, asking: str) -> bool:

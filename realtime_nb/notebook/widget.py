@@ -26,6 +26,8 @@ type                      direction   meaning
 ``ptt``                   JS → K      push-to-talk ``{down: bool}``
 ``release``               JS → K      the view goes away (or gives up audio)
 ``client_error``          JS → K      a browser-side failure (mic permission …) for ``last_error``
+``ping`` (request)        JS → K      is the kernel alive? reply ``{closed}`` (a view ends itself without one)
+``reconnect`` (request)   JS → K      the Reconnect button: the session connects again (where it can)
 ``reply``                 both        answer to a request ``{id, ok, result | error}``
 ``owner``                 K → JS      ``{owner: view id | null}``
 ``audio`` + 1 buffer      K → JS      assistant PCM16 24 kHz ``{item_id, response_id, samples}``, ≥ 40 ms
@@ -35,6 +37,8 @@ type                      direction   meaning
 ``truncated``             K → JS      ``{item_id, audio_end_ms, played_samples, received_samples}``
 ``update``                K → JS      ``{entries?, order?, events?}`` transcript and event-log changes
 ``notice``                K → JS      ``{text}`` a hint to show
+``session_closed``        K → JS      ``{kind, reason, can_resume}``: stop the mic and playback, show why
+``session_open``          K → JS      the session is back after a reconnect
 ========================  ==========  ======================================================================
 
 Messages the kernel sends to one view name it in ``view``; the others ignore them.
@@ -88,7 +92,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     voices = t.List(t.Unicode(), VOICES).tag(sync=True)
     barge_in = t.Bool(True, help="stop playback and truncate when the user starts speaking").tag(sync=True)
     # -- browser-only settings -------------------------------------------------------------------
-    autostart = t.Bool(True, help="start the mic as soon as the audio view renders").tag(sync=True)
+    autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
+                       "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)
     prebuffer_ms = t.Int(100, help="playback jitter buffer before audio starts").tag(sync=True)
     chunk_ms = t.Int(40, help="mic chunk length (>= 40 ms)").tag(sync=True)

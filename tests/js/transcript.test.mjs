@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TranscriptModel, formatSeconds, splitAtTruncation } from "../../js/transcript.js";
 import { EventRing, isStreamType } from "../../js/eventlog.js";
-import { displayStatus } from "../../js/ui.js";
 
 test("transcript: entries upsert in place, order from the kernel, out-of-band apart", () => {
   const m = new TranscriptModel();
@@ -64,15 +63,6 @@ test("event ring: interleaved streams (mic appends, reply deltas) keep one row e
     ["sent", "input_audio_buffer.append", 50], ["received", "response.output_audio.delta", 50],
     ["sent", "conversation.item.truncate", 1], ["sent", "input_audio_buffer.append", 1]]);
   assert.deepEqual(ring.filter("", true).map((r) => r.type), ["conversation.item.truncate"]);
-});
-
-test("status pill: local playback shows speaking, the kernel's urgent states win", () => {
-  assert.equal(displayStatus("listening", true), "speaking");
-  assert.equal(displayStatus("thinking", true), "speaking");
-  assert.equal(displayStatus("user_speaking", true), "user_speaking");
-  assert.equal(displayStatus("error", true), "error");
-  assert.equal(displayStatus("speaking", false), "speaking");
-  assert.equal(displayStatus("listening", false), "listening");
 });
 
 test("out-of-band metadata is shown in a few words", async () => {
