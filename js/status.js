@@ -134,7 +134,7 @@ export class StatusMachine {
     this.facts = { micOn: false, muted: false, playing: false, suspended: false, responding: false,
       userSpeaking: false, ended: false };
     this.onChange = onChange;
-    /** the last few (event, state) pairs, for debugging @type {Array<[string, string]>} */
+    /** the last (event, state) pairs, for debugging and the browser tests @type {Array<[string, string]>} */
     this.history = [];
   }
 
@@ -149,7 +149,7 @@ export class StatusMachine {
     FACTS[event]?.(this.facts);
     this.state = typeof next === "function" ? next(this.facts) : next;
     this.history.push([event, this.state]);
-    if (this.history.length > 32) this.history.shift();
+    if (this.history.length > 200) this.history.shift();
     if (this.state !== prev) this.onChange(this.state, prev);
     return this.state;
   }

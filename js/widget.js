@@ -48,6 +48,7 @@ function newDebug(/** @type {string} */ view) {
     interrupts: 0, /** @type {any} */ lastInterrupt: null, /** @type {any} */ lastTruncate: null,
     truncates: 0, underruns: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
     /** @type {{kind: string, reason: string, canResume: boolean} | null} */ ended: null,
+    /** the status machine's (event, state) pairs @type {Array<[string, string]>} */ statusHistory: [],
   };
 }
 
@@ -138,6 +139,7 @@ function render({ model, el }) {
   // The pill is a state machine (status.js) fed by the server's events (the event log's rows), this
   // view's mic, player and AudioContext, and the session's lifecycle.
   const status = new StatusMachine({ onChange: () => refreshStatus() });
+  debug.statusHistory = status.history;
 
   function refreshStatus() {
     const shown = status.state;
