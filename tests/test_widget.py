@@ -791,3 +791,45 @@ def test_the_quickstart_shows_the_widget_once():
              and "".join(c["source"]).strip().splitlines()[-1].strip() in ("s", "s.widget", "display(s)",
                                                                             "display(s.widget)")]
     assert len(shows) == 1, shows
+
+
+MARIMO_APP = '''
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import realtime_nb as rt
+
+    s = rt.connect()
+    s
+    return (s,)
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def test_marimo_shows_a_session_as_its_widget(server, tmp_path):
+    """marimo displays a cell's last expression through ``_display_`` (not IPython's mimebundle): a
+    session there is its widget. Run headless with ``marimo export html``, which executes the cells."""
+    pytest.importorskip("marimo")
+    import os
+    import subprocess
+    import sys
+
+    app = tmp_path / "talk.py"
+    app.write_text(MARIMO_APP)
+    marimo = Path(sys.executable).with_name("marimo")
+    cmd = [str(marimo)] if marimo.exists() else [sys.executable, "-m", "marimo"]
+    env = {**os.environ, "REALTIME_NB_URL": server.url, "HOME": str(tmp_path)}
+    env.pop("OPENAI_API_KEY", None)
+    done = subprocess.run([*cmd, "export", "html", str(app), "-o", str(tmp_path / "out.html")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = (tmp_path / "out.html").read_text()
+    assert "marimo-anywidget" in html
+    assert "TypeError" not in html and "Traceback" not in html
