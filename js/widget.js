@@ -504,7 +504,8 @@ function render({ model, el }) {
 
   /** Ask the kernel for its fast path and open it; the comm carries everything when there is none. */
   async function openLink() {
-    const info = await comm.request("link", {}, { timeoutMs: READY_TIMEOUT_MS });
+    // the page's origin: the kernel lets only sockets from it use the link's token
+    const info = await comm.request("link", { origin: globalThis.location?.origin ?? "" }, { timeoutMs: READY_TIMEOUT_MS });
     if (!info?.port || disposed) return;
     // the socket in a worker first (audio then bypasses this thread), else on this thread
     const impls = workersAvailable() ? [WorkerSocket, globalThis.WebSocket] : [globalThis.WebSocket];

@@ -31,7 +31,7 @@ class Views(Input):
         if view in self.views:
             self.views[view] = time.monotonic()
         if mtype == "link":
-            self.loop.create_task(self.on_link_request(view, content.get("id")))
+            self.loop.create_task(self.on_link_request(view, content.get("id"), content.get("origin")))
         elif mtype == "ready" or mtype == "claim":
             self.loop.create_task(self.on_claim(view, content.get("id"), mtype == "ready",
                                                 bool(content.get("force"))))
@@ -105,9 +105,12 @@ class Views(Input):
         self.send({"type": "owner", "owner": view})
 
     # -- the fast path ---------------------------------------------------------------------------
-    async def on_link_request(self, view: str, rid: Any) -> None:
-        """Reply ``{port, token}`` for the view to connect to (``None``: no link, use the comm)."""
-        if not _link.link_enabled():
+    async def on_link_request(self, view: str, rid: Any, origin: Any = None) -> None:
+        """Reply ``{port, token}`` for the view to connect to (``None``: no link, use the comm).
+
+        ``origin`` is the page's own (``location.origin``, sent over the comm, which the notebook server
+        authenticated): only a socket whose ``Origin`` header is that may use the token."""
+        if not _link.link_enabled() or not _link.valid_origin(origin):
             self.reply(view, rid, None)
             return
         try:
@@ -118,6 +121,7 @@ class Views(Input):
             return
         if self.link_token is None:
             self.link_token = _link.server().register(self)
+        _link.server().allow(self.link_token, origin)
         self.reply(view, rid, {"port": port, "token": self.link_token})
 
     def link_opened(self, link: _link.Link) -> None:
