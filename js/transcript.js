@@ -68,11 +68,23 @@ export function splitAtTruncation(text, truncatedMs, audioMs) {
   if (truncatedMs == null || !text) return [text ?? "", ""];
   if (!audioMs || truncatedMs >= audioMs) return [text, ""];
   let at = Math.round((text.length * Math.max(0, truncatedMs)) / audioMs);
-  if (at > 0 && at < text.length && /\S/.test(text[at])) {
-    const space = text.lastIndexOf(" ", at);
-    at = space > 0 ? space : at;
+  if (at > 0 && at < text.length && /\S/.test(text[at]) && /\S/.test(text[at - 1])) {
+    // inside a word: the cut goes before it (a word half heard was not heard), never "Y✂ou"
+    const space = text.slice(0, at).search(/\s\S*$/);
+    at = space >= 0 ? space : 0;
   }
   return [text.slice(0, at), text.slice(at)];
+}
+
+/**
+ * An entry with nothing to show: no text, no audio worth a bubble ("audio, 0.0 s"), not streaming, not
+ * cut, no error (a cancelled reply that never spoke, an empty commit). Such entries are not drawn.
+ * @param {Entry} e
+ */
+export function isEmpty(e) {
+  if (e.kind !== "user" && e.kind !== "assistant") return false;
+  if (e.text || e.error || e.status === "in_progress" || e.truncated_ms != null) return false;
+  return (e.audio_ms ?? 0) < 50;
 }
 
 /**
@@ -178,6 +190,7 @@ export class TranscriptView {
    */
   draw(e, node) {
     const n = node ?? el("div", "");
+    n.hidden = isEmpty(e);
     n.className = `rtnb-entry rtnb-${e.kind}${e.status === "in_progress" ? " rtnb-streaming" : ""}`;
     n.setAttribute("data-testid", "rtnb-entry");
     n.dataset.kind = e.kind;

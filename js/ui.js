@@ -79,6 +79,11 @@ export function createUI(root, { logSize }) {
     title: "Hold (or hold the space bar) to talk", text: "Hold to talk" });
   const enableAudio = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-enable-audio", type: "button",
     hidden: true, text: "Enable audio", title: "The browser paused audio until you interact with the page" });
+  const stopReply = h("button", { cls: "rtnb-btn", testid: "rtnb-stop-reply", type: "button", hidden: true,
+    text: "Stop reply", title: "Stop the reply here (Esc): the model keeps only what you heard" });
+  const transcribe = input({ type: "checkbox", testid: "rtnb-transcribe" });
+  const transcribeLabel = h("label", { cls: "rtnb-toggle", title: "Turn input transcription on: your words appear in the transcript" },
+    [transcribe, " show my words"]);
   const settingsToggle = h("button", { cls: "rtnb-icon", testid: "rtnb-settings-toggle", type: "button",
     title: "Settings", "aria-expanded": "false", text: "⚙" });
 
@@ -108,11 +113,21 @@ export function createUI(root, { logSize }) {
     h("button", { cls: "rtnb-btn", testid: "rtnb-claim", type: "button", text: "Use audio here" }),
   ]);
   const notice = h("div", { cls: "rtnb-notice", testid: "rtnb-notice", hidden: true });
+  const micErrorText = h("span", { testid: "rtnb-mic-error-text" });
+  const micRetry = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-mic-retry", type: "button", text: "Retry" });
+  const micError = h("div", { cls: "rtnb-notice rtnb-mic-error", testid: "rtnb-mic-error", role: "alert", hidden: true },
+    [micErrorText, micRetry]);
   const endReason = h("span", { cls: "rtnb-end-reason", testid: "rtnb-end-reason" });
   const reconnect = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-reconnect", type: "button",
     text: "Reconnect", hidden: true });
   const end = h("div", { cls: "rtnb-end", testid: "rtnb-end", role: "alert", hidden: true }, [endReason, reconnect]);
 
+  const textInput = input({ type: "text", cls: "rtnb-text-input", testid: "rtnb-text-input", placeholder: "Type a message…",
+    "aria-label": "Type a message", maxlength: 4000 });
+  const send = /** @type {HTMLButtonElement} */ (h("button", { cls: "rtnb-btn", testid: "rtnb-send", type: "submit", text: "Send" }));
+  // JupyterLab's keyboard shortcuts (Enter, arrows, letters in command mode) skip elements with this attribute
+  const composer = /** @type {HTMLFormElement} */ (h("form", { cls: "rtnb-composer", testid: "rtnb-composer",
+    "data-lm-suppress-shortcuts": "true" }, [textInput, send]));
   const list = h("div", { cls: "rtnb-transcript", testid: "rtnb-transcript", "aria-live": "polite" });
   const empty = h("div", { cls: "rtnb-empty", testid: "rtnb-empty", text: "Say something — the conversation appears here." });
   const oobList = h("div", { cls: "rtnb-oob-list" });
@@ -134,10 +149,11 @@ export function createUI(root, { logSize }) {
       pill, error, dismiss, h("span", { cls: "rtnb-spacer" }),
       h("span", { cls: "rtnb-meters" }, [h("span", { cls: "rtnb-meter-label", text: "mic" }), micMeter,
         h("span", { cls: "rtnb-meter-label", text: "out" }), outMeter]),
-      startButton, enableAudio, pttButton, micButton, muteButton, settingsToggle,
+      startButton, enableAudio, stopReply, pttButton, micButton, muteButton, transcribeLabel, settingsToggle,
     ]),
-    end, settings, note, notice,
+    end, micError, settings, note, notice,
     h("div", { cls: "rtnb-body" }, [h("div", { cls: "rtnb-main" }, [empty, list]), oob]),
+    composer,
     log,
   ]);
   root.replaceChildren(container);
@@ -151,7 +167,7 @@ export function createUI(root, { logSize }) {
   const eventLog = new EventLogView(log, logSize);
 
   return {
-    container, pill, error, dismiss, startButton, micButton, muteButton, end, reconnect, pttButton, enableAudio, settingsToggle,
+    container, pill, error, dismiss, micRetry, startButton, stopReply, transcribe, composer, textInput, send, micButton, muteButton, end, reconnect, pttButton, enableAudio, settingsToggle,
     mode, vad, voice, device, echo, noise, agc, bargeIn, prebuffer, note, notice, transcript, eventLog,
     claim: /** @type {HTMLButtonElement} */ (note.querySelector("[data-testid=rtnb-claim]")),
 
@@ -172,6 +188,12 @@ export function createUI(root, { logSize }) {
       endReason.textContent = reason;
       reconnect.hidden = !canResume;
       (/** @type {HTMLButtonElement} */ (reconnect)).disabled = false;
+    },
+
+    /** @param {string} text the microphone's failure and what to do (empty hides it) */
+    setMicError(text) {
+      micError.hidden = !text;
+      micErrorText.textContent = text;
     },
 
     /** @param {string} message */

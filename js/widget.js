@@ -32,6 +32,25 @@ const LINK_TIMEOUT_MS = 1500;
  *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void, widget_manager?: any}} Model
  */
 
+/**
+ * What a getUserMedia failure means for the user, and the steps to fix it.
+ * @param {any} err
+ */
+export function micErrorText(err) {
+  const name = err?.name ?? "";
+  if (name === "NotAllowedError" || name === "SecurityError") {
+    return "Microphone blocked. To allow it: click the icon left of the address bar (site settings), set " +
+      "Microphone to Allow, then click Retry. (Browsers only offer the mic to https:// or localhost pages.)";
+  }
+  if (name === "NotFoundError" || name === "OverconstrainedError") {
+    return "No microphone found. Plug one in (or pick another in ⚙ → Microphone), then click Retry.";
+  }
+  if (name === "NotReadableError") {
+    return "The microphone is busy in another application. Close it there, then click Retry.";
+  }
+  return `Microphone: ${err?.message ?? err}. Click Retry to try again.`;
+}
+
 function newViewId() {
   const c = globalThis.crypto;
   return c?.randomUUID ? c.randomUUID().slice(0, 8) : Math.random().toString(36).slice(2, 10);
@@ -138,7 +157,7 @@ function render({ model, el }) {
   // -- status ---------------------------------------------------------------------------------------
   // The pill is a state machine (status.js) fed by the server's events (the event log's rows), this
   // view's mic, player and AudioContext, and the session's lifecycle.
-  const status = new StatusMachine({ onChange: () => refreshStatus() });
+  const status = new StatusMachine({ onChange: () => refreshControls() });
   debug.statusHistory = status.history;
 
   function refreshStatus() {
@@ -215,6 +234,10 @@ function render({ model, el }) {
     ui.muteButton.setAttribute("aria-pressed", String(muted));
     ui.muteButton.classList.toggle("rtnb-warn", muted);
     ui.enableAudio.hidden = !(live && engine?.suspended);
+    // a reply is on its way or playing: it can be stopped (from any view; the owner says what was heard)
+    ui.stopReply.hidden = Boolean(ended) || !ready || !["thinking", "speaking", "audio_paused"].includes(status.state);
+    ui.textInput.disabled = ui.send.disabled = Boolean(ended) || !ready;
+    ui.transcribe.disabled = Boolean(ended);
     ui.note.hidden = owner || !ready || Boolean(ended);
     for (const c of [ui.mode, ui.vad, ui.device, ui.echo, ui.noise, ui.agc, ui.bargeIn, ui.prebuffer]) {
       c.disabled = Boolean(ended) || (c === ui.vad && ptt);
@@ -244,9 +267,12 @@ function render({ model, el }) {
     ui.noise.checked = c.noiseSuppression !== false;
     ui.agc.checked = c.autoGainControl !== false;
     ui.bargeIn.checked = Boolean(model.get("barge_in"));
+    ui.transcribe.checked = Boolean(model.get("transcribe"));
     ui.prebuffer.value = String(model.get("prebuffer_ms"));
     ui.device.value = model.get("mic_device") ?? "";
-    ui.setError(model.get("last_error") ?? "");
+    // a browser-side error is shown by the view that had it (with its steps), not a second time here
+    const lastError = model.get("last_error") ?? "";
+    ui.setError(lastError.startsWith("browser: ") ? "" : lastError);
     refreshControls();
   }
 
@@ -261,12 +287,15 @@ function render({ model, el }) {
     if (!engine || ended) return;
     try {
       await engine.startMic();
-      ui.setNotice("");
+      ui.setMicError("");
       const mics = await engine.microphones();
       ui.setDevices(mics, model.get("mic_device") ?? "");
     } catch (err) {
-      const e = /** @type {any} */ (err);
-      reportError(`Microphone: ${e?.name === "NotAllowedError" ? "permission denied" : (e?.message ?? e)}`);
+      // one message, with what to do, and a Retry button (the kernel's copy of it is not shown again)
+      const text = micErrorText(err);
+      debug.errors.push(text);
+      ui.setMicError(text);
+      comm.send("client_error", { message: text });
     }
     refreshControls();
   }
@@ -544,6 +573,10 @@ function render({ model, el }) {
   // -- UI events ------------------------------------------------------------------------------------
   // The mic opens on this click only (the browser asks for permission then), and the same click lets
   // the AudioContext start (autoplay policy).
+  ui.micRetry.addEventListener("click", () => {
+    engine?.resume();
+    startMic();
+  });
   ui.startButton.addEventListener("click", () => {
     if (!engine || ended) return;
     engine.resume();
@@ -568,6 +601,30 @@ function render({ model, el }) {
     }
   });
   ui.muteButton.addEventListener("click", () => setTrait("muted", !model.get("muted")));
+  const stopReply = () => {
+    if (ended || !ready) return;
+    comm.send("stop");
+  };
+  ui.stopReply.addEventListener("click", stopReply);
+  ui.transcribe.addEventListener("change", () => setTrait("transcribe", ui.transcribe.checked));
+  const sendText = () => {
+    const text = ui.textInput.value.trim();
+    if (!text || ended || !ready) return;
+    comm.send("text", { text });
+    ui.textInput.value = "";
+    engine?.resume(); // a click or Enter is a gesture: the reply can be heard
+  };
+  ui.composer.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendText();
+  });
+  ui.textInput.addEventListener("keydown", (e) => {
+    e.stopPropagation(); // typing is not the notebook's business (nor push-to-talk's space bar)
+    if (e.key === "Enter" && !e.isComposing) {
+      e.preventDefault();
+      sendText();
+    }
+  });
   ui.enableAudio.addEventListener("click", () => engine?.resume());
   ui.claim.addEventListener("click", () => claim(true));
   ui.dismiss.addEventListener("click", () => setTrait("last_error", ""));
@@ -578,6 +635,11 @@ function render({ model, el }) {
   });
   for (const name of ["pointerup", "pointerleave", "pointercancel"]) ui.pttButton.addEventListener(name, pttUp);
   root.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !ui.stopReply.hidden) {
+      e.preventDefault();
+      stopReply();
+      return;
+    }
     if (!isSpaceForUs(e) || model.get("mode") !== "push_to_talk" || !owner) return;
     e.preventDefault();
     e.stopPropagation(); // a notebook would otherwise scroll or run its own shortcut
@@ -607,7 +669,7 @@ function render({ model, el }) {
     if (model.get("status") === "closed" && ready && !ended) end("closed", "Session closed");
   });
   onModel("change:last_error", syncSettings);
-  for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in"]) onModel(`change:${name}`, syncSettings);
+  for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in", "transcribe"]) onModel(`change:${name}`, syncSettings);
   onModel("change:mode", () => {
     if (model.get("mode") !== "push_to_talk") pttUp();
   });

@@ -833,3 +833,48 @@ def test_marimo_shows_a_session_as_its_widget(server, tmp_path):
     html = (tmp_path / "out.html").read_text()
     assert "marimo-anywidget" in html
     assert "TypeError" not in html and "Traceback" not in html
+
+
+# -- the controls of a voice chat ------------------------------------------------------------------
+
+def test_a_typed_turn_is_a_user_message_and_a_reply(session, browser):
+    browser.ready("v")
+    browser.deliver({"type": "text", "view": "v", "text": "  Hello from the text box  "})
+    wait_for(lambda: any(r.status == "completed" for r in session._client.responses), 10)
+    items = session.items
+    assert list(items.role) == ["user", "assistant"]
+    assert items.iloc[0].text == "Hello from the text box"
+    assert "Hello from the text box" in session.last_response.transcript
+    browser.deliver({"type": "text", "view": "v", "text": "   "})   # nothing to say: nothing sent
+    settle()
+    assert len(session.items) == 2
+
+
+def test_stop_reply_cancels_and_truncates_at_what_was_heard(slow_session):
+    w = RealtimeWidget(slow_session)
+    browser = FakeBrowser(w)
+    try:
+        browser.ready("v")
+        browser.ready("other")                                      # a view without audio may press it too
+        slow_session.say("Tell me a long story about a lighthouse keeper and his cat", wait=False)
+        item = _wait_audio(slow_session, browser, 24000)
+        browser.played = {item: 6000}                               # 250 ms heard
+        browser.deliver({"type": "stop", "view": "other"})
+        wait_for(lambda: w_stats(browser)["truncates"], 10)
+        assert w_stats(browser)["truncates"][0]["audio_end_ms"] == 250
+        wait_for(lambda: slow_session.last_response.status == "cancelled", 10)
+        wait_for(lambda: slow_session.items.set_index("item_id").loc[item, "truncated_at_ms"] == 250, 10)
+        assert "error" not in set(slow_session.events.type)
+    finally:
+        w.close()
+
+
+def test_show_my_words_turns_input_transcription_on_and_off(session, browser):
+    w = browser.w
+    browser.ready("v")
+    w.transcribe = True
+    wait_for(lambda: (session.config["audio"]["input"].get("transcription") or {}).get("model"), 10)
+    w.transcribe = False
+    wait_for(lambda: session.config["audio"]["input"].get("transcription") is None, 10)
+    session.update(audio={"input": {"transcription": {"model": "whisper-1"}}})  # from a cell: the toggle follows
+    wait_for(lambda: w.transcribe is True, 5)

@@ -39,6 +39,7 @@ class WidgetLike(Protocol):
     vad: str
     voice: str
     barge_in: bool
+    transcribe: bool
     event_log_size: int
 
     def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:

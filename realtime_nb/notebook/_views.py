@@ -54,6 +54,12 @@ class Views(Input):
                 self.on_mic(view, buffers[0])
         elif mtype == "ptt":
             self.on_ptt(view, bool(content.get("down")))
+        elif mtype == "text":
+            if isinstance(content.get("text"), str):
+                self.on_text(content["text"])
+        elif mtype == "stop":  # any view may stop the reply; the owner reports what it played
+            if not self.session.closed:
+                self.loop.create_task(self.barge_in("stop", cancel=True))
         elif mtype == "release":
             self.views.pop(view, None)
             if self.owner == view:

@@ -28,6 +28,8 @@ type                      direction   meaning
 ``client_error``          JS → K      a browser-side failure (mic permission …) for ``last_error``
 ``ping`` (request)        JS → K      is the kernel alive? reply ``{closed}`` (a view ends itself without one)
 ``reconnect`` (request)   JS → K      the Reconnect button: the session connects again (where it can)
+``text``                  JS → K      ``{text}`` a typed turn (a user message and a response)
+``stop``                  JS → K      "Stop reply" / Esc: stop playback, truncate at what was heard, cancel
 ``reply``                 both        answer to a request ``{id, ok, result | error}``
 ``owner``                 K → JS      ``{owner: view id | null}``
 ``audio`` + 1 buffer      K → JS      assistant PCM16 24 kHz ``{item_id, response_id, samples}``, ≥ 40 ms
@@ -91,6 +93,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     voice = t.Unicode("").tag(sync=True)
     voices = t.List(t.Unicode(), VOICES).tag(sync=True)
     barge_in = t.Bool(True, help="stop playback and truncate when the user starts speaking").tag(sync=True)
+    transcribe = t.Bool(False, help="show my words: turn input audio transcription on "
+                        "(session.update audio.input.transcription)").tag(sync=True)
     # -- browser-only settings -------------------------------------------------------------------
     autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
                        "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
@@ -156,6 +160,12 @@ class RealtimeWidget(anywidget.AnyWidget):
         if change["name"] == "vad" and self.mode == "push_to_talk":
             return
         _loop.get_loop().call_soon_threadsafe(self._bridge.apply_mode)
+
+    @t.observe("transcribe")
+    def _transcribe_changed(self, change: Any) -> None:
+        if self._quiet() or not hasattr(self, "_bridge"):
+            return
+        _loop.get_loop().call_soon_threadsafe(self._bridge.apply_transcription)
 
     @t.observe("voice")
     def _voice_changed(self, change: Any) -> None:

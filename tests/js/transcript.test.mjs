@@ -90,3 +90,25 @@ test("a whitespace-only unheard rest splits as whitespace (the view drops it)", 
   assert.equal(heard + rest, "Hello there. ");
   assert.ok(!/\S/.test(rest));
 });
+
+test("cut marks fall on word boundaries, never inside a word", async () => {
+  const text = "You asked about the lighthouse keeper";
+  for (let ms = 0; ms <= 2000; ms += 50) {
+    const [heard, rest] = splitAtTruncation(text, ms, 2000);
+    assert.equal(heard + rest, text);
+    const before = heard.at(-1);
+    const after = rest[0];
+    assert.ok(!before || !after || /\s/.test(before) || /\s/.test(after), `${ms} ms: "${heard}✂${rest}"`);
+  }
+  assert.deepEqual(splitAtTruncation(text, 60, 2000), ["", text]); // "Y✂ou" was the bug: nothing heard yet
+});
+
+test("entries with nothing to show are not drawn; audio, text, streaming and cuts are", async () => {
+  const { isEmpty } = await import("../../js/transcript.js");
+  assert.equal(isEmpty({ id: "a", kind: "assistant", status: "incomplete", text: "", has_audio: true, audio_ms: 0 }), true);
+  assert.equal(isEmpty({ id: "u", kind: "user", status: "completed", text: null, has_audio: true, audio_ms: 0 }), true);
+  assert.equal(isEmpty({ id: "u", kind: "user", status: "completed", text: null, has_audio: true, audio_ms: 1900 }), false);
+  assert.equal(isEmpty({ id: "a", kind: "assistant", status: "in_progress", text: "", audio_ms: 0 }), false);
+  assert.equal(isEmpty({ id: "a", kind: "assistant", status: "incomplete", text: "", audio_ms: 0, truncated_ms: 0 }), false);
+  assert.equal(isEmpty({ id: "t", kind: "tool_call", status: "completed", audio_ms: 0 }), false);
+});
