@@ -89,6 +89,8 @@ export class EventLogView {
     this.input = /** @type {HTMLInputElement} */ (root.querySelector("[data-testid=rtnb-log-filter]"));
     this.hide = /** @type {HTMLInputElement} */ (root.querySelector("[data-testid=rtnb-log-hide-streams]"));
     this.dirty = false;
+    /** the reader scrolled up: new rows do not move the list */
+    this.paused = false;
     const redraw = () => this.draw();
     this.input.addEventListener("input", redraw);
     this.hide.addEventListener("change", redraw);
@@ -103,6 +105,10 @@ export class EventLogView {
   }
 
   draw() {
+    // follow new rows only while the reader is at the bottom: scrolled up, the list stays where it is
+    const list = this.list;
+    const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    const top = list.scrollTop;
     const rows = this.ring.filter(this.input.value, this.hide.checked);
     const frag = document.createDocumentFragment();
     for (const r of rows.slice(-this.ring.size)) {
@@ -126,7 +132,8 @@ export class EventLogView {
       li.append(t, dir, type, extra);
       frag.append(li);
     }
-    this.list.replaceChildren(frag);
-    this.list.scrollTop = this.list.scrollHeight;
+    list.replaceChildren(frag);
+    list.scrollTop = stick ? list.scrollHeight : top;
+    this.paused = !stick;
   }
 }

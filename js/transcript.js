@@ -6,7 +6,7 @@
 /**
  * @typedef {{id: string, kind: string, role?: string | null, oob?: boolean, response_id?: string | null,
  *   status?: string | null, text?: string | null, has_audio?: boolean, audio_ms?: number,
- *   truncated_ms?: number | null, received_ms?: number | null, name?: string | null, arguments?: string | null, output?: string | null,
+ *   truncated_ms?: number | null, received_ms?: number | null, latency_ms?: number | null, name?: string | null, arguments?: string | null, output?: string | null,
  *   call_id?: string | null, metadata?: any, error?: string | null, deleted?: boolean}} Entry
  * @typedef {{entries?: Entry[], order?: string[]}} TranscriptUpdate
  */
@@ -199,6 +199,12 @@ export class TranscriptView {
     if (e.truncated_ms != null) n.dataset.truncated = String(e.truncated_ms);
     else delete n.dataset.truncated;
     const who = el("div", "rtnb-who", WHO[e.kind] ?? e.kind);
+    if (e.latency_ms != null) { // speech end -> first audio, discreetly
+      const lat = el("span", "rtnb-latency", ` · ${e.latency_ms} ms`);
+      lat.title = "from the end of your speech to the first audio of this reply (as the kernel saw it)";
+      lat.setAttribute("data-testid", "rtnb-latency");
+      who.append(lat);
+    }
     if (e.oob && e.metadata && Object.keys(e.metadata).length) {
       const meta = el("span", "rtnb-meta", ` ${formatMetadata(e.metadata)}`);
       meta.title = JSON.stringify(e.metadata, null, 1);

@@ -65,6 +65,8 @@ export function createUI(root, { logSize }) {
   const pill = h("span", { cls: "rtnb-pill", testid: "rtnb-status", "data-status": "connecting", role: "status",
     "aria-live": "polite" }, [h("span", { cls: "rtnb-dot" }), h("span", { cls: "rtnb-pill-label", text: "Connecting" })]);
   const error = h("span", { cls: "rtnb-error", testid: "rtnb-error", hidden: true });
+  const remaining = h("span", { cls: "rtnb-remaining", testid: "rtnb-remaining", hidden: true,
+    title: "time left before the server ends the session" });
   const dismiss = h("button", { cls: "rtnb-icon", testid: "rtnb-error-dismiss", title: "Dismiss", text: "×",
     hidden: true, type: "button" });
   const micMeter = meter("rtnb-mic-level", "Microphone level");
@@ -146,7 +148,7 @@ export function createUI(root, { logSize }) {
 
   const container = h("div", { cls: "rtnb", testid: "rtnb-root", tabindex: 0 }, [
     h("div", { cls: "rtnb-bar" }, [
-      pill, error, dismiss, h("span", { cls: "rtnb-spacer" }),
+      pill, remaining, error, dismiss, h("span", { cls: "rtnb-spacer" }),
       h("span", { cls: "rtnb-meters" }, [h("span", { cls: "rtnb-meter-label", text: "mic" }), micMeter,
         h("span", { cls: "rtnb-meter-label", text: "out" }), outMeter]),
       startButton, enableAudio, stopReply, pttButton, micButton, muteButton, transcribeLabel, settingsToggle,
@@ -188,6 +190,15 @@ export function createUI(root, { logSize }) {
       endReason.textContent = reason;
       reconnect.hidden = !canResume;
       (/** @type {HTMLButtonElement} */ (reconnect)).disabled = false;
+    },
+
+    /** @param {number} seconds left in the session (< 0 hides it) */
+    setRemaining(seconds) {
+      remaining.hidden = !(seconds >= 0);
+      if (seconds < 0) return;
+      const m = Math.floor(seconds / 60);
+      remaining.textContent = m >= 1 ? `${m} min left` : `${Math.floor(seconds)} s left`;
+      remaining.classList.toggle("rtnb-soon", seconds < 120);
     },
 
     /** @param {string} text the microphone's failure and what to do (empty hides it) */

@@ -696,6 +696,11 @@ function render({ model, el }) {
   /** @type {any} */
   let realModel = null;
   Promise.resolve(model.widget_manager?.get_model?.(key)).then((m) => { realModel = m ?? null; }, () => {});
+  // the session's remaining time, discreetly (it ends by itself at expires_at)
+  const clock = setInterval(() => {
+    const at = Number(model.get("expires_at") ?? 0);
+    ui.setRemaining(at > 0 && !ended ? at - Date.now() / 1000 : -1);
+  }, 1000);
   const liveness = new Liveness(model, comm, {
     pingMs: PING_MS,
     linked: () => link.linked,
@@ -717,6 +722,7 @@ function render({ model, el }) {
   return () => {
     disposed = true;
     liveness.stop();
+    clearInterval(clock);
     globalThis.removeEventListener?.("pagehide", release);
     globalThis.removeEventListener?.("blur", blur);
     pttUp();

@@ -878,3 +878,26 @@ def test_show_my_words_turns_input_transcription_on_and_off(session, browser):
     wait_for(lambda: session.config["audio"]["input"].get("transcription") is None, 10)
     session.update(audio={"input": {"transcription": {"model": "whisper-1"}}})  # from a cell: the toggle follows
     wait_for(lambda: w.transcribe is True, 5)
+
+
+def test_each_spoken_turn_reports_its_latency_and_the_session_its_end(session, browser, speech_wav):
+    w = browser.w
+    browser.ready("v")
+    assert w.expires_at > time.time() + 60                      # the remaining time the widget shows
+    pcm, _truth = speech_wav
+    tail = np.zeros(24000, np.int16)                            # silence after it: VAD ends the turn
+    audio = np.concatenate([pcm, tail])
+    for i in range(0, len(audio), 960):
+        browser.deliver({"type": "audio", "view": "v", "seq": i}, [audio[i:i + 960].tobytes()])
+    wait_for(lambda: any(r.status == "completed" for r in session._client.responses), 20)
+
+    def latencies() -> list[int]:
+        return [e["latency_ms"] for c, _ in browser.comm.custom("update") for e in c.get("entries", [])
+                if e.get("kind") == "assistant" and "latency_ms" in e]
+    found = wait_for(latencies, 10)
+    assert 0 <= found[-1] < 10_000, found
+    # a typed turn answers no speech: no latency for it
+    r = session.say("And a typed one")
+    settle()
+    assert not [e for c, _ in browser.comm.custom("update") for e in c.get("entries", [])
+                if e.get("response_id") == r.id and "latency_ms" in e]

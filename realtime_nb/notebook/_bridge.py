@@ -182,6 +182,14 @@ class Bridge(Views):
                 self.item_response[iid] = rid
         if etype in _ORDER_EVENTS:
             self.order_changed = True
+        if etype == "input_audio_buffer.speech_stopped":
+            self.speech_stopped_at = self.loop.time()
+        elif etype == "response.created" and self.speech_stopped_at is not None:
+            resp = event.get("response") or {}
+            in_band = not ("conversation_id" in resp and resp.get("conversation_id") is None)
+            if isinstance(resp.get("id"), str) and in_band:  # the reply to that speech
+                self.turn_start[resp["id"]] = self.speech_stopped_at
+                self.speech_stopped_at = None
         if etype == "conversation.item.deleted" and iid is not None:
             self.deleted.add(iid)
         elif etype == "response.output_audio.done" and iid is not None:

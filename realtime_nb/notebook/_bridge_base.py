@@ -35,6 +35,7 @@ class WidgetLike(Protocol):
     status: str
     last_error: str
     voice_locked: bool
+    expires_at: float
     mode: str
     vad: str
     voice: str

@@ -181,3 +181,6 @@ class Input(Playback):
             if voice is not None:
                 self.widget.voice = voice
             self.widget.transcribe = transcription_from_config(config)
+            expires = config.get("expires_at")
+            if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+                self.widget.expires_at = float(expires)

@@ -65,6 +65,10 @@ class Updates(BridgeBase):
         self.flush_soon = False                  # a flush is queued for the end of this wakeup
         self.flushed_at = float("-inf")
         self.mic_at = float("-inf")              # when the last mic chunk came (loop time)
+        # per-turn latency, speech end -> first audio, as the kernel sees it (loop time)
+        self.speech_stopped_at: float | None = None
+        self.turn_start: dict[str, float] = {}   # response id -> the speech_stopped it answers
+        self.latency: dict[str, float] = {}      # response id -> seconds to its first audio
 
     def schedule_flush(self, interval: float = FLUSH_S) -> None:
         """Send the pending UI update once ``interval`` has passed since the last one.
@@ -174,6 +178,8 @@ class Updates(BridgeBase):
                             if item_id in self.received_at_cut else None),
             "error": f"transcription failed: {error.get('message') or error.get('code')}" if error else None,
         }
+        if rid in self.latency:
+            entry["latency_ms"] = round(self.latency[rid] * 1000)
         if kind == "tool_call":
             args = item.get("arguments")
             if not args and resp is not None:

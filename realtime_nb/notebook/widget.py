@@ -86,6 +86,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     status = t.Enum(STATUSES, "connecting", help="what the conversation is doing").tag(sync=True)
     last_error = t.Unicode("", help="the last error, for the user to see").tag(sync=True)
     voice_locked = t.Bool(False, help="the model has spoken: the voice can no longer change").tag(sync=True)
+    expires_at = t.Float(0.0, help="when the server ends the session (epoch seconds; 0: unknown)").tag(sync=True)
     # -- settings (either side may change them) --------------------------------------------------
     mode = t.Enum(MODES, "hands_free", help="hands_free (VAD + automatic responses), push_to_talk, "
                   "or manual (VAD, responses from your code)").tag(sync=True)
