@@ -59,9 +59,9 @@ function meter(testid, label) {
 /**
  * Build the widget's DOM inside `root`.
  * @param {HTMLElement} root
- * @param {{logSize: number}} options
+ * @param {{logSize: number, fetchEvent?: (index: number) => Promise<any>}} options
  */
-export function createUI(root, { logSize }) {
+export function createUI(root, { logSize, fetchEvent }) {
   const pill = h("span", { cls: "rtnb-pill", testid: "rtnb-status", "data-status": "connecting", role: "status",
     "aria-live": "polite" }, [h("span", { cls: "rtnb-dot" }), h("span", { cls: "rtnb-pill-label", text: "Connecting" })]);
   const error = h("span", { cls: "rtnb-error", testid: "rtnb-error", hidden: true });
@@ -166,7 +166,7 @@ export function createUI(root, { logSize }) {
   });
 
   const transcript = new TranscriptView(list, oobList, oob, empty);
-  const eventLog = new EventLogView(log, logSize);
+  const eventLog = new EventLogView(log, logSize, { fetch: fetchEvent });
 
   return {
     container, pill, error, dismiss, micRetry, startButton, stopReply, transcribe, composer, textInput, send, micButton, muteButton, end, reconnect, pttButton, enableAudio, settingsToggle,

@@ -104,7 +104,10 @@ function render({ model, el }) {
     },
   });
   const comm = new Comm(link, view, { onDead: (err) => liveness.sendFailed(err) });
-  const ui = createUI(el, { logSize: model.get("event_log_size") });
+  const ui = createUI(el, {
+    logSize: model.get("event_log_size"),
+    fetchEvent: (index) => comm.request("event", { index }, { timeoutMs: 3000 }),
+  });
   const key = model.get("_model_key") || view;
   const unregister = registerDebug(key, view, debug);
   const root = ui.container;

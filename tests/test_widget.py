@@ -901,3 +901,26 @@ def test_each_spoken_turn_reports_its_latency_and_the_session_its_end(session, b
     settle()
     assert not [e for c, _ in browser.comm.custom("update") for e in c.get("entries", [])
                 if e.get("response_id") == r.id and "latency_ms" in e]
+
+
+def test_an_event_log_row_opens_its_json_with_audio_elided(session, browser):
+    from realtime_nb.notebook._updates import elide_audio
+
+    browser.ready("v")
+    session.say("Show me the payload")
+    settle()
+    rows = [r for c, _ in browser.comm.custom("update") for r in c.get("events", [])]
+    done = [r for r in rows if r[1] == "received" and r[2] == "response.done"]
+    assert done and isinstance(done[-1][7], int), rows[-3:]
+    browser.next_id += 1
+    rid = browser.next_id
+    browser.deliver({"type": "event", "view": "v", "id": rid, "index": done[-1][7]})
+    payload = browser.wait_reply("v", rid, 5)
+    assert payload["type"] == "response.done" and payload["response"]["id"] == session.last_response.id
+    # base64 audio never goes to the browser: its size does
+    assert elide_audio({"type": "x", "item": {"content": [{"audio": "QUJD" * 100, "transcript": "hi"}]}}) == \
+        {"type": "x", "item": {"content": [{"audio": "<300 bytes of audio>", "transcript": "hi"}]}}
+    sent = [r for r in rows if r[1] == "sent"]
+    browser.next_id += 1
+    browser.deliver({"type": "event", "view": "v", "id": browser.next_id, "index": sent[0][7]})
+    assert browser.wait_reply("v", browser.next_id, 5) is None   # no payloads of sent events are kept

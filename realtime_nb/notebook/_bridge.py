@@ -174,6 +174,8 @@ class Bridge(Views):
         etype = event.get("type")
         if not isinstance(etype, str):
             return
+        if event.get("type") != "response.output_audio.delta":  # 50 a second, audio only: not kept
+            self.keep_payload(event)
         iid = _item_id(event)
         rid = event.get("response_id")
         if iid is not None:

@@ -38,6 +38,9 @@ class Views(Input):
         elif mtype == "ping":  # a view checks that the kernel still answers (it ends itself if not)
             if content.get("id") is not None:
                 self.reply(view, content.get("id"), {"closed": self.session.closed})
+        elif mtype == "event":  # the event log's row was clicked: its payload, if the kernel has it
+            index = content.get("index")
+            self.reply(view, content.get("id"), self.payloads.get(index) if isinstance(index, int) else None)
         elif mtype == "reconnect":
             self.loop.create_task(self.on_reconnect(view, content.get("id")))
         elif mtype == "reply":

@@ -27,6 +27,7 @@ type                      direction   meaning
 ``release``               JS → K      the view goes away (or gives up audio)
 ``client_error``          JS → K      a browser-side failure (mic permission …) for ``last_error``
 ``ping`` (request)        JS → K      is the kernel alive? reply ``{closed}`` (a view ends itself without one)
+``event`` (request)       JS → K      ``{index}`` an event-log row's payload (audio elided), or null
 ``reconnect`` (request)   JS → K      the Reconnect button: the session connects again (where it can)
 ``text``                  JS → K      ``{text}`` a typed turn (a user message and a response)
 ``stop``                  JS → K      "Stop reply" / Esc: stop playback, truncate at what was heard, cancel
