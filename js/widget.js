@@ -19,10 +19,12 @@ import { trace, traceOn, wallMs } from "./trace.js";
 import { createUI } from "./ui.js";
 import { Liveness } from "./liveness.js";
 import { StatusMachine } from "./status.js";
+import { wireControls } from "./controls.js";
+import { micErrorText } from "./capture.js";
+import { newDebug, newViewId, registerDebug } from "./debug.js";
 import "./widget.css";
 
 const PING_MS = 2000;
-const RECONNECT_TIMEOUT_MS = 30000;
 const READY_TIMEOUT_MS = 5000;
 const LINK_TIMEOUT_MS = 1500;
 
@@ -31,62 +33,6 @@ const LINK_TIMEOUT_MS = 1500;
  *   on: (n: string, cb: (...a: any[]) => void) => void, off: (n: string, cb: (...a: any[]) => void) => void,
  *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void, widget_manager?: any}} Model
  */
-
-/**
- * What a getUserMedia failure means for the user, and the steps to fix it.
- * @param {any} err
- */
-export function micErrorText(err) {
-  const name = err?.name ?? "";
-  if (name === "NotAllowedError" || name === "SecurityError") {
-    return "Microphone blocked. To allow it: click the icon left of the address bar (site settings), set " +
-      "Microphone to Allow, then click Retry. (Browsers only offer the mic to https:// or localhost pages.)";
-  }
-  if (name === "NotFoundError" || name === "OverconstrainedError") {
-    return "No microphone found. Plug one in (or pick another in ⚙ → Microphone), then click Retry.";
-  }
-  if (name === "NotReadableError") {
-    return "The microphone is busy in another application. Close it there, then click Retry.";
-  }
-  return `Microphone: ${err?.message ?? err}. Click Retry to try again.`;
-}
-
-function newViewId() {
-  const c = globalThis.crypto;
-  return c?.randomUUID ? c.randomUUID().slice(0, 8) : Math.random().toString(36).slice(2, 10);
-}
-
-/** Counters the browser tests read (window.__realtime_nb_debug[model_key].views[view]). */
-function newDebug(/** @type {string} */ view) {
-  return {
-    view, ready: false, owner: false, ctxState: "none", status: "", /** @type {string | null} */ link: null,
-    audioPath: "page", micPath: "page", micOn: false,
-    micChunksSent: 0, micSamplesSent: 0, micMessages: 0,
-    /** @type {Record<string, number>} */ samplesReceived: {},
-    /** @type {Record<string, number>} */ samplesPlayed: {},
-    interrupts: 0, /** @type {any} */ lastInterrupt: null, /** @type {any} */ lastTruncate: null,
-    truncates: 0, underruns: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
-    /** @type {{kind: string, reason: string, canResume: boolean} | null} */ ended: null,
-    /** the status machine's (event, state) pairs @type {Array<[string, string]>} */ statusHistory: [],
-  };
-}
-
-/**
- * @param {string} key
- * @param {string} view
- * @param {ReturnType<typeof newDebug>} debug
- */
-function registerDebug(key, view, debug) {
-  const g = /** @type {any} */ (globalThis);
-  g.__realtime_nb_debug ??= {};
-  const entry = (g.__realtime_nb_debug[key] ??= { views: {}, owner: null });
-  entry.views[view] = debug;
-  return () => {
-    delete entry.views[view];
-    if (entry.owner === debug) entry.owner = null;
-    if (!Object.keys(entry.views).length) delete g.__realtime_nb_debug[key];
-  };
-}
 
 /** @param {{model: Model, el: HTMLElement}} ctx */
 function render({ model, el }) {
@@ -430,12 +376,6 @@ function render({ model, el }) {
     refreshControls();
   }
 
-  /** @param {KeyboardEvent} e */
-  function isSpaceForUs(e) {
-    const t = /** @type {HTMLElement} */ (e.target);
-    return e.code === "Space" && !["INPUT", "SELECT", "TEXTAREA"].includes(t?.tagName);
-  }
-
   // -- kernel messages ------------------------------------------------------------------------------
   // Transcript and event-log updates touch the DOM: they are applied at the next frame, all at once, so
   // that the audio message the kernel sends right after one is handed to the player without waiting.
@@ -573,99 +513,11 @@ function render({ model, el }) {
     }
   }
 
-  // -- UI events ------------------------------------------------------------------------------------
-  // The mic opens on this click only (the browser asks for permission then), and the same click lets
-  // the AudioContext start (autoplay policy).
-  ui.micRetry.addEventListener("click", () => {
-    engine?.resume();
-    startMic();
+  // -- UI events (controls.js) ----------------------------------------------------------------------
+  wireControls(ui, root, model, {
+    engine: () => engine, ended: () => ended, ready: () => ready, owner: () => owner, startMic,
+    refresh: refreshControls, pttDown, pttUp, claim, reopen, setTrait, status, comm,
   });
-  ui.startButton.addEventListener("click", () => {
-    if (!engine || ended) return;
-    engine.resume();
-    startMic();
-  });
-  ui.micButton.addEventListener("click", () => {
-    if (!engine) return;
-    engine.stopMic();
-    refreshControls();
-  });
-  ui.reconnect.addEventListener("click", async () => {
-    const button = /** @type {HTMLButtonElement} */ (ui.reconnect);
-    button.disabled = true;
-    status.dispatch("reconnecting");
-    try {
-      await comm.request("reconnect", {}, { timeoutMs: RECONNECT_TIMEOUT_MS });
-      reopen();
-    } catch (err) {
-      button.disabled = false;
-      if (ended) status.dispatch(ended.kind === "lost" ? "lost" : "closed");
-      ui.setNotice(`Reconnect failed: ${/** @type {Error} */ (err)?.message ?? err}`);
-    }
-  });
-  ui.muteButton.addEventListener("click", () => setTrait("muted", !model.get("muted")));
-  const stopReply = () => {
-    if (ended || !ready) return;
-    comm.send("stop");
-  };
-  ui.stopReply.addEventListener("click", stopReply);
-  ui.transcribe.addEventListener("change", () => setTrait("transcribe", ui.transcribe.checked));
-  const sendText = () => {
-    const text = ui.textInput.value.trim();
-    if (!text || ended || !ready) return;
-    comm.send("text", { text });
-    ui.textInput.value = "";
-    engine?.resume(); // a click or Enter is a gesture: the reply can be heard
-  };
-  ui.composer.addEventListener("submit", (e) => {
-    e.preventDefault();
-    sendText();
-  });
-  ui.textInput.addEventListener("keydown", (e) => {
-    e.stopPropagation(); // typing is not the notebook's business (nor push-to-talk's space bar)
-    if (e.key === "Enter" && !e.isComposing) {
-      e.preventDefault();
-      sendText();
-    }
-  });
-  ui.enableAudio.addEventListener("click", () => engine?.resume());
-  ui.claim.addEventListener("click", () => claim(true));
-  ui.dismiss.addEventListener("click", () => setTrait("last_error", ""));
-  ui.pttButton.addEventListener("pointerdown", (e) => {
-    e.preventDefault();
-    engine?.resume();
-    pttDown();
-  });
-  for (const name of ["pointerup", "pointerleave", "pointercancel"]) ui.pttButton.addEventListener(name, pttUp);
-  root.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !ui.stopReply.hidden) {
-      e.preventDefault();
-      stopReply();
-      return;
-    }
-    if (!isSpaceForUs(e) || model.get("mode") !== "push_to_talk" || !owner) return;
-    e.preventDefault();
-    e.stopPropagation(); // a notebook would otherwise scroll or run its own shortcut
-    if (!e.repeat) pttDown();
-  });
-  root.addEventListener("keyup", (e) => {
-    if (!isSpaceForUs(e)) return;
-    e.preventDefault();
-    pttUp();
-  });
-  ui.mode.addEventListener("change", () => setTrait("mode", ui.mode.value));
-  ui.vad.addEventListener("change", () => setTrait("vad", ui.vad.value));
-  ui.voice.addEventListener("change", () => setTrait("voice", ui.voice.value));
-  ui.device.addEventListener("change", () => setTrait("mic_device", ui.device.value));
-  ui.bargeIn.addEventListener("change", () => setTrait("barge_in", ui.bargeIn.checked));
-  ui.prebuffer.addEventListener("change", () => {
-    const ms = Number(ui.prebuffer.value);
-    if (Number.isFinite(ms) && ms >= 0) setTrait("prebuffer_ms", Math.round(ms));
-  });
-  const constraintsChanged = () => setTrait("mic_constraints", {
-    echoCancellation: ui.echo.checked, noiseSuppression: ui.noise.checked, autoGainControl: ui.agc.checked,
-  });
-  for (const box of [ui.echo, ui.noise, ui.agc]) box.addEventListener("change", constraintsChanged);
 
   // -- model changes --------------------------------------------------------------------------------
   onModel("change:status", () => { // the kernel's own view of it: only its "closed" matters here
