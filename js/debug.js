@@ -14,7 +14,7 @@ export function newDebug(/** @type {string} */ view) {
     /** @type {Record<string, number>} */ samplesReceived: {},
     /** @type {Record<string, number>} */ samplesPlayed: {},
     interrupts: 0, /** @type {any} */ lastInterrupt: null, /** @type {any} */ lastTruncate: null,
-    truncates: 0, underruns: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
+    truncates: 0, underruns: 0, prebufferMs: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
     /** @type {{kind: string, reason: string, canResume: boolean} | null} */ ended: null,
     /** the status machine's (event, state) pairs @type {Array<[string, string]>} */ statusHistory: [],
   };

@@ -25,17 +25,19 @@ export class Liveness {
    * @param {Events} model the anywidget model (its `comm_live_update` event)
    * @param {Requester} comm
    * @param {{onLost: (v: Verdict) => void, onSlow?: (slow: boolean) => void, linked?: () => boolean,
-   *   commLive?: () => boolean,
+   *   commLive?: () => boolean, report?: () => Record<string, any>,
    *   pingMs?: number, pingTimeoutMs?: number, confirmMs?: number,
    *   setTimer?: (fn: () => void, ms: number) => any, clearTimer?: (t: any) => void}} options
    */
-  constructor(model, comm, { onLost, onSlow = () => {}, linked = () => false, commLive = () => false, pingMs = 2000, pingTimeoutMs = 3000,
+  constructor(model, comm, { onLost, onSlow = () => {}, linked = () => false, commLive = () => false, report = () => ({}), pingMs = 2000, pingTimeoutMs = 3000,
     confirmMs = 800, setTimer = (fn, ms) => setInterval(fn, ms), clearTimer = (t) => clearInterval(t) }) {
     this.model = model;
     this.comm = comm;
     this.onLost = onLost;
     this.onSlow = onSlow;
     this.linked = linked;
+    /** what each ping carries to the kernel (the player's counters, for `w.stats()`) */
+    this.report = report;
     this.pingTimeoutMs = pingTimeoutMs;
     this.confirmMs = confirmMs;
     this.clearTimer = clearTimer;
@@ -81,7 +83,7 @@ export class Liveness {
     this.pinging = true;
     const linked = this.linked();
     try {
-      await this.comm.request("ping", {}, { timeoutMs: this.pingTimeoutMs });
+      await this.comm.request("ping", this.report(), { timeoutMs: this.pingTimeoutMs });
       this.onSlow(false);
     } catch {
       if (this.verdict) return;

@@ -253,6 +253,7 @@ function render({ model, el }) {
     if (engine || disposed || ended) return;
     engine = new AudioEngine({
       prebufferMs: model.get("prebuffer_ms"),
+      maxPrebufferMs: model.get("prebuffer_max_ms"),
       chunkMs: model.get("chunk_ms"),
       constraints: model.get("mic_constraints") ?? {},
       deviceId: model.get("mic_device") ?? "",
@@ -279,6 +280,7 @@ function render({ model, el }) {
         debug.playerState = s.state;
         debug.bufferedMs = s.buffered_ms;
         debug.underruns = s.underruns;
+        debug.prebufferMs = s.prebuffer_ms;
         if (engine) for (const [item, n] of engine.player.played) debug.samplesPlayed[item] = n;
         if (playing !== s.playing) {
           playing = s.playing;
@@ -533,8 +535,8 @@ function render({ model, el }) {
     status.dispatch(model.get("muted") ? "mute" : "unmute");
     refreshControls();
   });
-  onModel("change:prebuffer_ms", () => {
-    engine?.player.setPrebuffer(model.get("prebuffer_ms"));
+  onModel("change:prebuffer_ms change:prebuffer_max_ms", () => {
+    engine?.player.setPrebuffer(model.get("prebuffer_ms"), model.get("prebuffer_max_ms"));
     syncSettings();
   });
   onModel("change:mic_constraints", () => {
@@ -559,6 +561,7 @@ function render({ model, el }) {
   const liveness = new Liveness(model, comm, {
     pingMs: PING_MS,
     linked: () => link.linked,
+    report: () => (owner ? { underruns: debug.underruns, prebuffer_ms: Math.round(debug.prebufferMs) } : {}),
     commLive: () => realModel?.comm_live === true,
     onLost: (v) => { if (!disposed) end(v.kind, v.reason); },
     onSlow: (slow) => { if (!ended && ready) ui.setNotice(slow ? "The kernel is busy: a cell is running…" : ""); },

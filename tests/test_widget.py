@@ -924,3 +924,15 @@ def test_an_event_log_row_opens_its_json_with_audio_elided(session, browser):
     browser.next_id += 1
     browser.deliver({"type": "event", "view": "v", "id": browser.next_id, "index": sent[0][7]})
     assert browser.wait_reply("v", browser.next_id, 5) is None   # no payloads of sent events are kept
+
+
+def test_stats_report_the_owner_players_underruns(session, browser):
+    browser.ready("v")
+    browser.ready("w")
+    browser.next_id += 1
+    browser.deliver({"type": "ping", "view": "v", "id": browser.next_id, "underruns": 3, "prebuffer_ms": 150})
+    browser.next_id += 1
+    browser.deliver({"type": "ping", "view": "w", "id": browser.next_id, "underruns": 9})   # not the owner
+    settle()
+    stats = browser.w.stats()
+    assert stats["underruns"] == 3 and stats["prebuffer_ms"] == 150

@@ -261,7 +261,10 @@ class Bridge(Views):
                 "mic_samples": self.mic_samples, "audio_messages": self.audio_messages,
                 "received": dict(self.received), "forwarded": dict(self.forwarded),
                 "interrupts": self.interrupts, "truncates": list(self.truncates), "links": sorted(self.links),
-                "link_messages": {v: {"sent": k.sent, "received": k.received} for v, k in self.links.items()}}
+                "link_messages": {v: {"sent": k.sent, "received": k.received} for v, k in self.links.items()},
+                # the audio owner's player, as of its last ping (every 2 s)
+                "underruns": (self.player_stats.get(self.owner or "") or {}).get("underruns", 0),
+                "prebuffer_ms": (self.player_stats.get(self.owner or "") or {}).get("prebuffer_ms")}
 
 
 def end_state(exc: Any, can_resume: bool) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class Views(Input):
             self.loop.create_task(self.on_claim(view, content.get("id"), mtype == "ready",
                                                 bool(content.get("force"))))
         elif mtype == "ping":  # a view checks that the kernel still answers (it ends itself if not)
+            if isinstance(content.get("underruns"), int):   # the owner's player counters, for stats()
+                self.player_stats[view] = {"underruns": content["underruns"],
+                                           "prebuffer_ms": content.get("prebuffer_ms")}
             if content.get("id") is not None:
                 self.reply(view, content.get("id"), {"closed": self.session.closed})
         elif mtype == "event":  # the event log's row was clicked: its payload, if the kernel has it

@@ -102,6 +102,8 @@ class RealtimeWidget(anywidget.AnyWidget):
                        "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)
     prebuffer_ms = t.Int(100, help="playback jitter buffer before audio starts").tag(sync=True)
+    prebuffer_max_ms = t.Int(400, help="the jitter buffer grows up to this on underruns and shrinks back "
+                             "while playback is stable; = prebuffer_ms: fixed").tag(sync=True)
     chunk_ms = t.Int(40, help="mic chunk length (>= 40 ms)").tag(sync=True)
     mic_device = t.Unicode("", help="deviceId of the mic; '' is the default").tag(sync=True)
     mic_constraints = t.Dict(
@@ -184,7 +186,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         return max(0, min(5000, int(proposal["value"])))
 
     def stats(self) -> dict[str, Any]:
-        """Kernel-side counters: views, audio owner, mic chunks, audio messages, truncations."""
+        """Kernel-side counters: views, audio owner, mic chunks, audio messages, truncations, and the
+        owner's player as of its last ping (every 2 s): ``underruns`` and its adaptive ``prebuffer_ms``."""
         return run_on_loop(self._bridge.stats)  # type: ignore[no-any-return]
 
     def close(self) -> None:

@@ -153,3 +153,39 @@ test("prune keeps the maps bounded", () => {
   assert.ok(jb.played.size <= 16);
   assert.equal(jb.playedOf("i99"), 10);
 });
+
+test("adaptive: an underrun grows the pre-buffer up to its cap; calm playback shrinks it back slowly", () => {
+  const jb = new JitterBuffer({ prebuffer: 2400, maxPrebuffer: 9600, shrinkAfter: 24000, step: 480 });
+  const out = new Float32Array(Q);
+  jb.push("a", block(2400));
+  let n = 0;
+  while (jb.state !== "buffering" || n === 0) n += jb.pull(out); // play it all: the item has not ended
+  assert.equal(jb.underruns, 1);
+  assert.equal(jb.target, 3600);                 // x1.5
+  jb.push("a", block(3000));
+  assert.equal(jb.pull(out), 0);                 // 3000 < 3600: it waits for more now
+  jb.push("a", block(600));
+  assert.equal(jb.pull(out), Q);
+  for (let i = 0; i < 6; i++) {                  // more underruns: never past the cap
+    while (jb.state === "playing") jb.pull(out);  // drains what is queued: an underrun
+    jb.push("a", block(jb.target));
+    jb.pull(out);
+  }
+  assert.equal(jb.target, 9600);
+  // stable: every 24000 samples played without an underrun, a tenth of the way back
+  const before = jb.target;
+  for (let i = 0; i < 20000 / Q; i++) jb.pull(out);
+  jb.push("a", block(60000));
+  for (let i = 0; i < 30000 / Q; i++) jb.pull(out);
+  assert.ok(jb.target < before && jb.target >= 2400, String(jb.target));
+  assert.deepEqual(jb.starts.slice(0, 2), [2400, 3600]);
+});
+
+test("fixed by default: no cap above the pre-buffer, underruns do not move it", () => {
+  const jb = new JitterBuffer({ prebuffer: 2400 });
+  const out = new Float32Array(Q);
+  jb.push("a", block(2400));
+  while (jb.pull(out) > 0);
+  assert.equal(jb.underruns, 1);
+  assert.equal(jb.target, 2400);
+});
