@@ -117,3 +117,44 @@ export function wireControls(ui, root, model, a) {
   });
   for (const box of [ui.echo, ui.noise, ui.agc]) box.addEventListener("change", constraintsChanged);
 }
+
+/**
+ * Model changes (from the kernel, another view, or Python) reflected in this view.
+ * @param {{get: (k: string) => any}} model
+ * @param {(name: string, cb: () => void) => void} onModel subscribes (and unsubscribes at cleanup)
+ * @param {{engine: () => import("./engine.js").AudioEngine | null, ended: () => any, ready: () => boolean,
+ *   end: (kind: string, reason: string) => void, pttUp: () => void, syncSettings: () => void,
+ *   reportError: (message: string) => void, status: import("./status.js").StatusMachine, refresh: () => void,
+ *   resizeLog: (n: number) => void}} a
+ */
+export function followModel(model, onModel, a) {
+  onModel("change:status", () => { // the kernel's own view of it: only its "closed" matters here
+    if (model.get("status") === "closed" && a.ready() && !a.ended()) a.end("closed", "Session closed");
+  });
+  onModel("change:last_error", a.syncSettings);
+  for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in", "transcribe"]) {
+    onModel(`change:${name}`, a.syncSettings);
+  }
+  onModel("change:mode", () => {
+    if (model.get("mode") !== "push_to_talk") a.pttUp();
+  });
+  onModel("change:muted", () => {
+    a.engine()?.setMuted(Boolean(model.get("muted")));
+    a.status.dispatch(model.get("muted") ? "mute" : "unmute");
+    a.refresh();
+  });
+  onModel("change:prebuffer_ms change:prebuffer_max_ms", () => {
+    a.engine()?.player.setPrebuffer(model.get("prebuffer_ms"), model.get("prebuffer_max_ms"));
+    a.syncSettings();
+  });
+  const micFailed = (/** @type {any} */ e) => a.reportError(`Microphone: ${e?.message ?? e}`);
+  onModel("change:mic_constraints", () => {
+    a.engine()?.reconfigure({ constraints: model.get("mic_constraints") ?? {} }).catch(micFailed);
+    a.syncSettings();
+  });
+  onModel("change:mic_device", () => {
+    a.engine()?.reconfigure({ deviceId: model.get("mic_device") ?? "" }).catch(micFailed);
+    a.syncSettings();
+  });
+  onModel("change:event_log_size", () => a.resizeLog(model.get("event_log_size")));
+}

@@ -19,7 +19,7 @@ import { trace, traceOn, wallMs } from "./trace.js";
 import { createUI } from "./ui.js";
 import { Liveness } from "./liveness.js";
 import { StatusMachine } from "./status.js";
-import { wireControls } from "./controls.js";
+import { followModel, wireControls } from "./controls.js";
 import { micErrorText } from "./capture.js";
 import { newDebug, newViewId, registerDebug } from "./debug.js";
 import "./widget.css";
@@ -521,33 +521,11 @@ function render({ model, el }) {
     refresh: refreshControls, pttDown, pttUp, claim, reopen, setTrait, status, comm,
   });
 
-  // -- model changes --------------------------------------------------------------------------------
-  onModel("change:status", () => { // the kernel's own view of it: only its "closed" matters here
-    if (model.get("status") === "closed" && ready && !ended) end("closed", "Session closed");
+  // -- model changes (controls.js) -------------------------------------------------------------------
+  followModel(model, onModel, {
+    engine: () => engine, ended: () => ended, ready: () => ready, end, pttUp, syncSettings, reportError, status,
+    refresh: refreshControls, resizeLog: (n) => ui.eventLog.ring.resize(n),
   });
-  onModel("change:last_error", syncSettings);
-  for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in", "transcribe"]) onModel(`change:${name}`, syncSettings);
-  onModel("change:mode", () => {
-    if (model.get("mode") !== "push_to_talk") pttUp();
-  });
-  onModel("change:muted", () => {
-    engine?.setMuted(Boolean(model.get("muted")));
-    status.dispatch(model.get("muted") ? "mute" : "unmute");
-    refreshControls();
-  });
-  onModel("change:prebuffer_ms change:prebuffer_max_ms", () => {
-    engine?.player.setPrebuffer(model.get("prebuffer_ms"), model.get("prebuffer_max_ms"));
-    syncSettings();
-  });
-  onModel("change:mic_constraints", () => {
-    engine?.reconfigure({ constraints: model.get("mic_constraints") ?? {} }).catch((e) => reportError(`Microphone: ${e?.message ?? e}`));
-    syncSettings();
-  });
-  onModel("change:mic_device", () => {
-    engine?.reconfigure({ deviceId: model.get("mic_device") ?? "" }).catch((e) => reportError(`Microphone: ${e?.message ?? e}`));
-    syncSettings();
-  });
-  onModel("change:event_log_size", () => ui.eventLog.ring.resize(model.get("event_log_size")));
 
   // the real model (for its comm_live flag), where the widget manager gives it out
   /** @type {any} */
