@@ -21,6 +21,7 @@ from .errors import (
     ConnectionClosed,
     RealtimeError,
     RealtimeNBError,
+    RealtimeTimeout,
     SessionExpired,
     ToolError,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "LocalServer",
     "RealtimeError",
     "RealtimeNBError",
+    "RealtimeTimeout",
     "Response",
     "Session",
     "SessionExpired",
