@@ -88,7 +88,10 @@ export const TABLE = {
   speaking: LIVE,
   audio_paused: LIVE,
   muted: LIVE,
-  reconnecting: { reopened: settle, closed: "closed", lost: "error" },
+  // the session's own reconnect keeps the mic as it was; a Reconnect click after the end starts afresh
+  // (every live event keeps the facts up to date meanwhile)
+  reconnecting: { ...Object.fromEntries(Object.keys(LIVE).map((e) => [e, "reconnecting"])),
+    reconnected: settle, reopened: settle, closed: "closed", lost: "error" },
   closed: { reopened: settle, reconnecting: "reconnecting" },
   error: { reopened: settle, reconnecting: "reconnecting" },
 };

@@ -455,6 +455,8 @@ function render({ model, el }) {
   comm.on("notice", (msg) => ui.setNotice(msg.text ?? ""));
   comm.on("session_closed", (msg) => end(msg.kind ?? "closed", msg.reason ?? "Session closed", Boolean(msg.can_resume)));
   comm.on("session_open", () => reopen());
+  comm.on("reconnecting", () => status.dispatch("reconnecting"));
+  comm.on("reconnected", () => status.dispatch("reconnected"));
 
   /** @param {boolean} force */
   async function claim(force) {

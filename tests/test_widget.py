@@ -695,7 +695,7 @@ def test_views_are_told_at_once_when_the_session_closes(server):
 
 
 def test_a_lost_connection_says_so(browser_free_server):
-    s = rt.connect(url=browser_free_server.url)
+    s = rt.connect(url=browser_free_server.url, reconnect=False)
     w = RealtimeWidget(s)
     browser = FakeBrowser(w)
     try:
@@ -936,3 +936,46 @@ def test_stats_report_the_owner_players_underruns(session, browser):
     settle()
     stats = browser.w.stats()
     assert stats["underruns"] == 3 and stats["prebuffer_ms"] == 150
+
+
+def test_the_sessions_own_reconnect_is_shown_and_followed(browser_free_server):
+    """The session reconnects by itself after a drop (issue 14): the views hear "reconnecting" then
+    "reconnected", nothing ends, and a later close of the new connection is still seen at once."""
+    from realtime_nb.server import LocalServer
+
+    port = browser_free_server.port
+    s = rt.connect(url=browser_free_server.url, reconnect_delays=(0.05, 0.2, 0.5, 1.0, 2.0))
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    again = None
+    try:
+        browser.ready("v")
+        browser_free_server.stop()
+        again = LocalServer(port=port).start()
+        wait_for(lambda: browser.comm.custom("reconnected"), 15)
+        assert browser.comm.custom("reconnecting")
+        assert not _closed_msgs(browser) and not s.closed
+        assert s.say("Still there?").transcript
+        s.close()
+        msg = wait_for(lambda: _closed_msgs(browser), 5)[0]
+        assert msg["kind"] == "closed"
+    finally:
+        w.close()
+        s.close()
+        if again is not None:
+            again.stop()
+
+
+def test_a_reconnect_that_gives_up_ends_the_widget(browser_free_server):
+    s = rt.connect(url=browser_free_server.url, reconnect_delays=(0.05, 0.05))
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    try:
+        browser.ready("v")
+        browser_free_server.stop()
+        msg = wait_for(lambda: _closed_msgs(browser), 15)[0]
+        assert msg["kind"] == "lost" and msg["reason"].startswith("Connection lost"), msg
+        assert browser.comm.custom("reconnecting")
+    finally:
+        w.close()
+        s.close()

@@ -132,6 +132,18 @@ class Bridge(Views):
         self.send({"type": "session_closed", **(state or {})})
         self.set_status("closed")
 
+    def on_connection(self, etype: str, event: dict[str, Any]) -> None:
+        """The session lost its socket and reconnects by itself: the views say so (the mic may stay on:
+        the session keeps what it gets meanwhile and sends it once back), then carry on, or end."""
+        if etype == "reconnecting":
+            self.send({"type": "reconnecting", "message": str(event.get("message") or "")})
+        elif etype == "reconnected":
+            self.watch_close()  # the new socket's receive loop
+            self.send({"type": "reconnected"})
+        else:  # resume_failed: the session is closed now
+            self.loop.call_soon(self.check_closed)
+        self.schedule_flush()
+
     def end_state(self) -> dict[str, Any] | None:
         if not self.session.closed:
             return None
@@ -184,6 +196,9 @@ class Bridge(Views):
                 self.item_response[iid] = rid
         if etype in _ORDER_EVENTS:
             self.order_changed = True
+        if etype in ("reconnecting", "reconnected", "resume_failed"):  # the session's own reconnect
+            self.on_connection(etype, event)
+            return
         if etype == "input_audio_buffer.speech_stopped":
             self.speech_stopped_at = self.loop.time()
         elif etype == "response.created" and self.speech_stopped_at is not None:

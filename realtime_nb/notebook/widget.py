@@ -41,7 +41,9 @@ type                      direction   meaning
 ``update``                K → JS      ``{entries?, order?, events?}`` transcript and event-log changes
 ``notice``                K → JS      ``{text}`` a hint to show
 ``session_closed``        K → JS      ``{kind, reason, can_resume}``: stop the mic and playback, show why
-``session_open``          K → JS      the session is back after a reconnect
+``session_open``          K → JS      the session is back after a Reconnect click
+``reconnecting``          K → JS      ``{message}`` the session lost its socket and reconnects by itself
+``reconnected``           K → JS      it is back, with its conversation
 ========================  ==========  ======================================================================
 
 Messages the kernel sends to one view name it in ``view``; the others ignore them.

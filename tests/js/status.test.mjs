@@ -99,3 +99,15 @@ test("onChange reports each change once", () => {
   run(m, ["connected", "mic_on", "mic_on", "speech_started", "speech_started"]);
   assert.deepEqual(seen, ["ready", "listening", "user_speaking"]);
 });
+
+test("the session reconnecting by itself: 'Reconnecting', then back where it was, mic still on", () => {
+  const m = talking();
+  run(m, ["response_created", "playing"]);
+  assert.equal(m.dispatch("reconnecting"), "reconnecting");
+  assert.equal(m.dispatch("idle"), "reconnecting");    // the reply's audio stopped meanwhile
+  assert.equal(m.dispatch("reconnected"), "thinking"); // the response had not ended
+  assert.equal(m.dispatch("response_done"), "listening");
+  assert.equal(m.facts.micOn, true);
+  assert.equal(m.dispatch("reconnecting"), "reconnecting");
+  assert.equal(m.dispatch("lost"), "error");            // it gave up
+});
