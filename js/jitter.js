@@ -4,7 +4,8 @@
 //
 // States: "idle" (nothing to play) -> "buffering" (waiting for the pre-buffer, or for the end of a
 // short item) -> "playing" -> back to "idle" when every queued item has ended, or to "buffering"
-// on an underrun (data stopped arriving mid-item; counted in `underruns`).
+// on an underrun (data stopped arriving mid-item). It counts (`underruns`) once more audio of that item
+// comes: a gap the listener heard. An item whose end is only late to be announced is not a gap.
 //
 // Adaptive (`maxPrebuffer` > `prebuffer`): the pre-buffer starts at the configured one and is the
 // `target` playback waits for. Each underrun grows it (x1.5, at least one 20 ms step) up to the cap;
@@ -53,6 +54,8 @@ export class JitterBuffer {
     this.touched = new Set();
     this.underruns = 0;
     this.interrupts = 0;
+    /** the item playback ran dry in, until its next audio (an underrun) or its end (none) @type {string | null} */
+    this.starved = null;
   }
 
   /**
@@ -89,6 +92,13 @@ export class JitterBuffer {
   push(item, data) {
     if (this.cut.has(item)) return false;
     if (!data.length) return true;
+    if (this.starved !== null) { // playback ran dry and now more comes: that silence was a gap
+      if (this.starved === item) {
+        this.underruns += 1;
+        this.grow();
+      }
+      this.starved = null;
+    }
     this.queue.push({ item, data, offset: 0 });
     this.buffered += data.length;
     this.received.set(item, (this.received.get(item) ?? 0) + data.length);
@@ -102,6 +112,10 @@ export class JitterBuffer {
    */
   end(item) {
     this.ended.add(item);
+    if (this.starved === item) { // it had simply ended: no gap, nothing to wait for
+      this.starved = null;
+      if (!this.queue.length) this.state = "idle";
+    }
   }
 
   /** Whether the queue may start playing now. */
@@ -139,9 +153,8 @@ export class JitterBuffer {
       if (!this.queue.length) {
         const last = this.current;
         if (last !== null && !this.ended.has(last)) {
-          this.underruns += 1;
           this.state = "buffering";
-          this.grow();
+          this.starved = last;
         } else {
           this.state = "idle";
         }
@@ -178,6 +191,7 @@ export class JitterBuffer {
     this.queue = [];
     this.buffered = 0;
     this.state = "idle";
+    this.starved = null;
     this.interrupts += 1;
     return { item_id: item, played_samples: item === null ? 0 : (this.played.get(item) ?? 0), dropped_samples: dropped };
   }
