@@ -132,3 +132,39 @@ def test_show_my_words_shows_what_the_user_said(open_notebook):
     assert any(w in words[0].lower() for w in ("hello", "hear", "you", "can")), words
     nb.screenshot("controls-my-words", element=ROOT)
     assert nb.page_errors == []
+
+
+DENY_MIC = """
+(() => {
+  const md = navigator.mediaDevices;
+  const original = md.getUserMedia.bind(md);
+  window.__rtnbDenyMic = true;
+  md.getUserMedia = async (c) => {
+    if (window.__rtnbDenyMic) throw new DOMException("Permission denied", "NotAllowedError");
+    return original(c);
+  };
+})();
+"""
+
+
+def test_a_denied_microphone_says_what_to_do_once_and_retry_works(open_notebook):
+    nb = open_notebook("controls_denied.ipynb", [SETUP])
+    nb.page.add_init_script(DENY_MIC)
+    nb.open()  # again, with the denial in place before any widget code runs
+    nb.run_cell_and_wait(0, timeout=60)
+    nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
+    nb.page.locator(f"{ROOT} [data-testid=rtnb-start]").click()
+    box = nb.page.locator(f"{ROOT} [data-testid=rtnb-mic-error]")
+    box.wait_for(timeout=10_000)
+    text = box.inner_text()
+    assert "Microphone blocked" in text and "Allow" in text and "Retry" in text, text
+    nb.page.wait_for_timeout(1000)       # the kernel's copy of the error (last_error) comes back meanwhile
+    widget_text = nb.page.locator(ROOT).first.inner_text()
+    assert widget_text.count("Microphone blocked") == 1, widget_text   # one message, not two
+    assert nb.page.locator(ROOT).first.get_attribute("data-status") == "ready"  # not a green "Listening"
+    nb.screenshot("controls-mic-denied", element=ROOT)
+    nb.page.evaluate("() => { window.__rtnbDenyMic = false; }")   # the user allowed it
+    nb.page.locator(f"{ROOT} [data-testid=rtnb-mic-retry]").click()
+    nb.wait_until(lambda: _debug(nb).get("micOn"), 10, "Retry opens the mic")
+    assert box.is_hidden()
+    assert nb.page_errors == []
