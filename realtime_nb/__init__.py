@@ -16,6 +16,7 @@ from . import notebook as _notebook
 from .client import _hooks
 from .client.response import Response, ref
 from .client.session import Session, aconnect, connect
+from .client.transcribe import TranscriptionSession, transcribe
 from .errors import (
     ClassificationError,
     ConnectionClosed,
@@ -71,8 +72,10 @@ __all__ = [
     "Session",
     "SessionExpired",
     "ToolError",
+    "TranscriptionSession",
     "__version__",
     "aconnect",
     "connect",
     "ref",
+    "transcribe",
 ]

@@ -18,6 +18,9 @@ SCRIPTS = {
     "bench_ingest": {"stream", "paths", "ratios", "goal", "meets_goal", "profile_realtime_nb_top"},
     "bench_state": {"items_frame", "memory", "ratios", "goal", "meets_goal"},
     "bench_server_scale": {"steps", "largest_passing", "ratios", "cost_breakdown", "goal", "meets_goal"},
+    "fuzz_server": {"frames", "dropped_connections", "tracebacks", "schema_invalid_events",
+                    "error_event_id_mismatch", "goal", "meets_goal"},
+    "bench_reconnect": {"connect_s", "reconnect_s", "handover_pause_s", "handover_items", "ratios"},
 }
 
 

@@ -15,10 +15,12 @@ PUBLIC = {
     "Session",
     "SessionExpired",
     "ToolError",
+    "TranscriptionSession",
     "__version__",
     "aconnect",
     "connect",
     "ref",
+    "transcribe",
 }
 
 

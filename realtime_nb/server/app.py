@@ -28,11 +28,13 @@ from ..protocol.codec import decode, encode
 from ..protocol.errors import EventError, server_error
 from ..protocol.normalize import prepare_client_event
 from ..protocol.redact import RedactKey
+from . import stt
 from .brain_api import BrainError
 from .brains import make_brain
 from .engine import Engine
-from .runner import ResponseRun
-from .transcription import TranscriptionJob
+from .runner import ResponseRun, ev
+from .transcription import TranscriptionJob, delta_event
+from .transcription_session import TranscriptionEngine
 from .vad import BACKENDS, available_backends
 
 log = logging.getLogger("realtime_nb.server")
@@ -120,11 +122,15 @@ class _Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.writer: asyncio.Task[None] | None = None
         self.closing = False
+        self._stt_loading = False
 
     def emit(self, events: Iterable[dict[str, Any]]) -> None:
         batch = list(events)
         if batch:
             self.queue.put_nowait(batch)
+        if not self._stt_loading and self.engine.session["audio"]["input"].get("transcription"):
+            self._stt_loading = True  # transcription is on: have the model ready before the first turn ends
+            stt.preload(self.engine.stt_model)
         for job in self.engine.new_jobs:
             self._spawn(self._transcribe(job))
         self.engine.new_jobs.clear()
@@ -149,7 +155,14 @@ class _Connection:
                     await self.ws.send(frame)
 
     async def _transcribe(self, job: TranscriptionJob) -> None:
-        await asyncio.to_thread(job.run)
+        """Recognize in a worker thread (the recognizer keeps the GIL free), streaming each decoded segment."""
+        loop = asyncio.get_running_loop()
+
+        def delta(text: str, logprobs: list[dict[str, Any]] | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the connection closed
+                loop.call_soon_threadsafe(self.emit, [delta_event(job, text, logprobs, ev)])
+
+        await asyncio.to_thread(job.run, delta)
         self.emit(self.engine.transcription_finished(job))
 
     async def _drive(self, run: ResponseRun) -> None:
@@ -244,7 +257,8 @@ class _Connection:
         try:
             event = decode(frame)
             if self.beta:
-                event = dialect.client_event_to_ga(prepare_client_event(event))
+                # bound nesting first (the translation copies); its nulls are the engine's to read, in GA
+                event = dialect.client_event_to_ga(prepare_client_event(event, drop_nulls=False))
             return self.engine.receive(event)
         except EventError as err:
             return [err.to_event()]
@@ -277,8 +291,12 @@ class LocalServer:
     2.0 = twice as slow); ``chunk_ms``: audio per ``response.output_audio.delta``.
     ``vad``: the voice activity detector behind ``server_vad``/``semantic_vad``: ``"webrtc"`` (default
     when installed), ``"silero"`` or ``"energy"``.
-    ``transcript_wait_s``: how long a response waits for the transcript of user audio in its context
-    (when ``audio.input.transcription`` is on) before answering without it.
+    ``transcript_wait_s``: how long a response waits for the transcription of user audio in its context
+    to start (when ``audio.input.transcription`` is on) before answering without it; a started one is
+    waited for as long as decoding that audio may take.
+    ``stt_model``: the speech recognizer: ``None`` (``REALTIME_NB_STT_MODEL``, else Whisper tiny.en from
+    the speech extra), ``"pocketsphinx"``, a CTranslate2 Whisper model directory or a hub model name
+    (``"base.en"``; needs a network once). See ``server/stt.py``.
     ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>``.
     ``beta_dialect``: serve clients that send ``OpenAI-Beta: realtime=v1`` the retired beta dialect
     (translated to and from GA), for running old beta code. By default they get what the live service
@@ -289,9 +307,11 @@ class LocalServer:
                  brain: Any = None, pace: str | float = "fast", max_session_s: float = 3600.0,
                  chunk_ms: int = 100, vad: str | None = None, transcript_wait_s: float = 3.0,
                  llm_url: str | None = None, llm_model: str | None = None,
-                 llm_api_key: str | None = None, beta_dialect: bool = False) -> None:
+                 llm_api_key: str | None = None, beta_dialect: bool = False,
+                 stt_model: str | None = None) -> None:
         self.host, self._port, self.api_key = host, port, api_key
         self.beta_dialect = beta_dialect
+        self.stt_model = stt.check_stt_setting(stt_model)
         self.brain = make_brain(brain, llm_url=llm_url, llm_model=llm_model, llm_api_key=llm_api_key)
         if isinstance(pace, str) and pace not in PACES:
             raise ValueError(f"pace must be 'fast', 'realtime' or a number, not {pace!r}")
@@ -419,14 +439,17 @@ class LocalServer:
             await ws.close(4000, "invalid_request_error.beta_api_shape_disabled")
             return
         model = (query.get("model") or [""])[0]
-        if not model:
+        transcription = (query.get("intent") or [""])[0] == "transcription"
+        if not model and not transcription:
             err = EventError("missing_model", "You must provide a model parameter, e.g. "
                              "/v1/realtime?model=gpt-realtime-1.5.", "model")
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.missing_model")
             return
-        engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms,
-                        vad_backend=self.vad, transcript_wait_s=self.transcript_wait_s)
+        options: dict[str, Any] = {"brain": self.brain, "max_session_s": self.max_session_s, "chunk_ms": self.chunk_ms,
+                   "vad_backend": self.vad, "transcript_wait_s": self.transcript_wait_s, "stt_model": self.stt_model}
+        # ?intent=transcription: a transcription-only session (transcription_session.py), no model needed
+        engine = TranscriptionEngine(**options) if transcription else Engine(model=model, **options)
         self.engines.append(engine)
         try:
             await _Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers).run()
