@@ -522,12 +522,14 @@ class WidgetPage:
         """"link" when the owner view talks to its kernel over the fast path, else "comm"."""
         return str(self.page.locator(f"{ROOT_SEL}[data-owner=true]").first.get_attribute("data-link"))
 
-    def _mic_button(self) -> Any:
-        return self.page.locator(f"{ROOT_SEL} [data-testid=rtnb-mic-button]").first
+    def _mic_button(self, on: bool) -> Any:
+        # "Start talking" opens the mic (shown while it is off), "Stop mic" closes it
+        testid = "rtnb-start" if on else "rtnb-mic-button"
+        return self.page.locator(f"{ROOT_SEL} [data-testid={testid}]").first
 
     def set_mic(self, on: bool, timeout: float = 20.0) -> None:
         if bool(self.debug().get("micOn")) != on:
-            self._mic_button().click()
+            self._mic_button(on).click()
         self.nb.wait_until(lambda: bool(self.debug().get("micOn")) == on, timeout,
                            f"the widget's mic turns {'on' if on else 'off'}", poll_ms=50)
 

@@ -168,3 +168,22 @@ export class Capture {
     this.directOn = false;
   }
 }
+
+/**
+ * What a getUserMedia failure means for the user, and the steps to fix it.
+ * @param {any} err
+ */
+export function micErrorText(err) {
+  const name = err?.name ?? "";
+  if (name === "NotAllowedError" || name === "SecurityError") {
+    return "Microphone blocked. To allow it: click the icon left of the address bar (site settings), set " +
+      "Microphone to Allow, then click Retry. (Browsers only offer the mic to https:// or localhost pages.)";
+  }
+  if (name === "NotFoundError" || name === "OverconstrainedError") {
+    return "No microphone found. Plug one in (or pick another in ⚙ → Microphone), then click Retry.";
+  }
+  if (name === "NotReadableError") {
+    return "The microphone is busy in another application. Close it there, then click Retry.";
+  }
+  return `Microphone: ${err?.message ?? err}. Click Retry to try again.`;
+}

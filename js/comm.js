@@ -21,10 +21,14 @@ export class Comm {
   /**
    * @param {ModelLike} model
    * @param {string} view this view's id
+   * @param {{onDead?: (err: Error) => void}} [options] `onDead`: the first send that threw
    */
-  constructor(model, view) {
+  constructor(model, view, { onDead = () => {} } = {}) {
     this.model = model;
     this.view = view;
+    /** a send threw (the kernel is gone); nothing is sent after that */
+    this.dead = false;
+    this.onDead = onDead;
     this.nextId = 1;
     /** @type {Map<number, {resolve: (v: any) => void, reject: (e: Error) => void, timer: any}>} */
     this.pending = new Map();
@@ -54,9 +58,23 @@ export class Comm {
    * @param {ArrayBuffer[]} [buffers]
    */
   send(type, content = {}, buffers) {
-    if (this.closed) return;
+    if (this.closed || this.dead) return false;
     this.sent += 1;
-    this.model.send({ ...content, type, view: this.view }, undefined, buffers);
+    try {
+      this.model.send({ ...content, type, view: this.view }, undefined, buffers);
+      return true;
+    } catch (err) {
+      // A dead or restarted kernel: the model's comm throws "Cannot send" from then on. Once, loudly
+      // (onDead), then never again: a mic sending 25 chunks a second must not throw 25 errors a second.
+      this.dead = true;
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error("the kernel is gone"));
+      }
+      this.pending.clear();
+      this.onDead(/** @type {Error} */ (err));
+      return false;
+    }
   }
 
   /**
@@ -68,6 +86,7 @@ export class Comm {
    */
   request(type, content = {}, { timeoutMs = DEFAULT_TIMEOUT_MS, buffers } = {}) {
     if (this.closed) return Promise.reject(new Error("closed"));
+    if (this.dead) return Promise.reject(new Error("the kernel is gone"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -7,7 +7,7 @@ import { SAMPLE_RATE } from "./pcm.js";
 
 /**
  * @typedef {import("./capture.js").MicConstraints} MicConstraints
- * @typedef {{prebufferMs: number, chunkMs: number, constraints: MicConstraints, deviceId: string, muted: boolean,
+ * @typedef {{prebufferMs: number, maxPrebufferMs?: number, chunkMs: number, constraints: MicConstraints, deviceId: string, muted: boolean,
  *   onMicChunk: (pcm: Int16Array, postedAt?: number) => void, onMicLevel: (rms: number) => void,
  *   micDirect?: (port: MessagePort) => boolean,
  *   onPlayer: (s: import("./player.js").PlayerStatus) => void, onState: (state: string) => void}} EngineOptions
@@ -27,7 +27,8 @@ export class AudioEngine {
   constructor(options) {
     this.options = options;
     this.ctx = createContext();
-    this.player = new Player(this.ctx, { prebufferMs: options.prebufferMs, onStatus: options.onPlayer });
+    this.player = new Player(this.ctx, { prebufferMs: options.prebufferMs, maxPrebufferMs: options.maxPrebufferMs,
+      onStatus: options.onPlayer });
     /** @type {Capture | null} */
     this.capture = null;
     this.closed = false;

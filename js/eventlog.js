@@ -4,7 +4,7 @@
 
 /**
  * @typedef {{t: number, dir: string, type: string, item_id?: string | null, response_id?: string | null,
- *   error_code?: string | null, count: number}} LogRow
+ *   error_code?: string | null, count: number, index?: number | null}} LogRow
  */
 
 /** Event types that come in streams: consecutive ones are shown as one row with a count. */
@@ -35,8 +35,9 @@ export class EventRing {
    */
   add(row) {
     const r = Array.isArray(row)
-      ? { t: row[0], dir: row[1], type: row[2], item_id: row[3], response_id: row[4], error_code: row[5], count: row[6] ?? 1 }
-      : { count: 1, ...row };
+      ? { t: row[0], dir: row[1], type: row[2], item_id: row[3], response_id: row[4], error_code: row[5], count: row[6] ?? 1,
+        index: row[7] ?? null }
+      : { count: 1, index: null, ...row };
     this.total += r.count;
     // A stream row merges into its stream's latest row while only stream rows came since: the mic's
     // appends (sent) interleave with a reply's deltas (received), and would otherwise fill the ring
@@ -47,6 +48,7 @@ export class EventRing {
         if (row.type === r.type && row.dir === r.dir && row.item_id === r.item_id) {
           row.count += r.count;
           row.t = r.t;
+          row.index = r.index ?? row.index;
           return false;
         }
       }
@@ -74,14 +76,35 @@ export function shortId(/** @type {string} */ id) {
   return id.length > 14 ? `${cut > 0 ? id.slice(0, cut) : ""}…${id.slice(-6)}` : id;
 }
 
+/**
+ * A row's payload as indented JSON (audio already elided by the kernel).
+ * @param {any} payload undefined while loading, null when the kernel does not have it
+ * @param {string} dir
+ */
+function payloadView(payload, dir) {
+  const pre = document.createElement("pre");
+  pre.className = "rtnb-log-json";
+  pre.setAttribute("data-testid", "rtnb-log-json");
+  if (payload === undefined) pre.textContent = "…";
+  else if (payload === null) pre.textContent = dir === "sent" ? "(the session keeps no payloads of what it sent)" : "(no longer kept)";
+  else pre.textContent = JSON.stringify(payload, null, 2);
+  return pre;
+}
+
 const ARROWS = /** @type {Record<string, string>} */ ({ sent: "↑", received: "↓", local: "•" });
 
 export class EventLogView {
   /**
    * @param {HTMLElement} root a <details> element
    * @param {number} size
+   * @param {{fetch?: (index: number) => Promise<any>}} [options] `fetch`: a row's payload from the kernel
    */
-  constructor(root, size) {
+  constructor(root, size, { fetch } = {}) {
+    this.fetch = fetch;
+    /** the log index whose payload is open @type {number | null} */
+    this.open = null;
+    /** @type {any} */
+    this.openPayload = undefined;
     this.ring = new EventRing(size);
     this.root = root;
     this.count = /** @type {HTMLElement} */ (root.querySelector("[data-role=count]"));
@@ -89,10 +112,37 @@ export class EventLogView {
     this.input = /** @type {HTMLInputElement} */ (root.querySelector("[data-testid=rtnb-log-filter]"));
     this.hide = /** @type {HTMLInputElement} */ (root.querySelector("[data-testid=rtnb-log-hide-streams]"));
     this.dirty = false;
+    /** the reader scrolled up: new rows do not move the list */
+    this.paused = false;
     const redraw = () => this.draw();
     this.input.addEventListener("input", redraw);
     this.hide.addEventListener("change", redraw);
     root.addEventListener("toggle", redraw);
+    this.list.addEventListener("click", (e) => {
+      const li = /** @type {HTMLElement | null} */ ((/** @type {HTMLElement} */ (e.target)).closest("li[data-index]"));
+      if (li) this.toggle(Number(li.dataset.index));
+    });
+  }
+
+  /** Show (or hide) a row's payload under it. @param {number} index */
+  async toggle(index) {
+    if (this.open === index) {
+      this.open = null;
+      this.draw();
+      return;
+    }
+    this.open = index;
+    this.openPayload = undefined;
+    this.draw();
+    let payload = null;
+    try {
+      payload = this.fetch ? await this.fetch(index) : null;
+    } catch {
+      payload = null;
+    }
+    if (this.open !== index) return;
+    this.openPayload = payload;
+    this.draw();
   }
 
   /** @param {Array<LogRow | any[]>} rows */
@@ -103,6 +153,10 @@ export class EventLogView {
   }
 
   draw() {
+    // follow new rows only while the reader is at the bottom: scrolled up, the list stays where it is
+    const list = this.list;
+    const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    const top = list.scrollTop;
     const rows = this.ring.filter(this.input.value, this.hide.checked);
     const frag = document.createDocumentFragment();
     for (const r of rows.slice(-this.ring.size)) {
@@ -124,9 +178,15 @@ export class EventLogView {
       extra.textContent = [r.error_code, ...ids.map((id) => shortId(/** @type {string} */ (id)))].filter(Boolean).join(" ");
       extra.title = ids.join("\n");
       li.append(t, dir, type, extra);
+      if (r.index != null) {
+        li.dataset.index = String(r.index);
+        li.title = "click: the event's JSON";
+      }
       frag.append(li);
+      if (r.index != null && r.index === this.open) frag.append(payloadView(this.openPayload, r.dir));
     }
-    this.list.replaceChildren(frag);
-    this.list.scrollTop = this.list.scrollHeight;
+    list.replaceChildren(frag);
+    list.scrollTop = stick ? list.scrollHeight : top;
+    this.paused = !stick;
   }
 }

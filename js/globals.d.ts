@@ -5,3 +5,5 @@ declare class AudioWorkletProcessor {
   constructor(options?: any);
 }
 declare function registerProcessor(name: string, processor: new (options?: any) => AudioWorkletProcessor): void;
+// the AudioWorkletGlobalScope's rate (player.worklet.js)
+declare const sampleRate: number;

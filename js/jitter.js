@@ -4,7 +4,14 @@
 //
 // States: "idle" (nothing to play) -> "buffering" (waiting for the pre-buffer, or for the end of a
 // short item) -> "playing" -> back to "idle" when every queued item has ended, or to "buffering"
-// on an underrun (data stopped arriving mid-item; counted in `underruns`).
+// on an underrun (data stopped arriving mid-item). It counts (`underruns`) once more audio of that item
+// comes: a gap the listener heard. An item whose end is only late to be announced is not a gap.
+//
+// Adaptive (`maxPrebuffer` > `prebuffer`): the pre-buffer starts at the configured one and is the
+// `target` playback waits for. Each underrun grows it (x1.5, at least one 20 ms step) up to the cap;
+// every `shrinkAfter` samples played without an underrun it shrinks by a tenth of the way back to
+// the configured one. A network (or a loaded machine) that delivers late pays the delay once, and
+// the buffer gives it back slowly when things are calm again.
 
 /**
  * @typedef {{item: string, data: Float32Array, offset: number}} Chunk
@@ -12,9 +19,22 @@
  */
 
 export class JitterBuffer {
-  /** @param {{prebuffer?: number}} [options] pre-buffer in samples */
-  constructor({ prebuffer = 2400 } = {}) {
+  /**
+   * @param {{prebuffer?: number, maxPrebuffer?: number, shrinkAfter?: number, step?: number}} [options]
+   *   in samples: the configured pre-buffer, the cap the adaptive one may grow to (default: the
+   *   pre-buffer itself, i.e. fixed), how long playback must be stable before it shrinks, the least growth
+   */
+  constructor({ prebuffer = 2400, maxPrebuffer, shrinkAfter = 240000, step = 480 } = {}) {
     this.prebuffer = Math.max(0, prebuffer | 0);
+    this.maxPrebuffer = Math.max(this.prebuffer, (maxPrebuffer ?? this.prebuffer) | 0);
+    this.shrinkAfter = Math.max(1, shrinkAfter | 0);
+    this.step = Math.max(1, step | 0);
+    /** what playback waits for now (between prebuffer and maxPrebuffer) */
+    this.target = this.prebuffer;
+    /** samples played since the last underrun or shrink */
+    this.stable = 0;
+    /** the target at each start of playback (the median the bench reports) @type {number[]} */
+    this.starts = [];
     /** @type {Chunk[]} */
     this.queue = [];
     this.buffered = 0;
@@ -34,11 +54,34 @@ export class JitterBuffer {
     this.touched = new Set();
     this.underruns = 0;
     this.interrupts = 0;
+    /** the item playback ran dry in, until its next audio (an underrun) or its end (none) @type {string | null} */
+    this.starved = null;
   }
 
-  /** @param {number} samples */
-  setPrebuffer(samples) {
+  /**
+   * @param {number} samples the configured pre-buffer (the adaptive one starts again from it)
+   * @param {number} [max] the cap (default: keep the ratio to the old cap)
+   */
+  setPrebuffer(samples, max) {
+    const ratio = this.prebuffer > 0 ? this.maxPrebuffer / this.prebuffer : 1;
     this.prebuffer = Math.max(0, samples | 0);
+    this.maxPrebuffer = Math.max(this.prebuffer, (max ?? Math.round(this.prebuffer * ratio)) | 0);
+    this.target = this.prebuffer;
+    this.stable = 0;
+  }
+
+  /** An underrun: wait for more next time, up to the cap. */
+  grow() {
+    this.target = Math.min(this.maxPrebuffer, Math.max(this.target + this.step, Math.round(this.target * 1.5)));
+    this.stable = 0;
+  }
+
+  /** @param {number} played samples just played without an underrun */
+  calm(played) {
+    this.stable += played;
+    if (this.stable < this.shrinkAfter || this.target <= this.prebuffer) return;
+    this.stable = 0;
+    this.target = Math.max(this.prebuffer, this.target - Math.max(1, Math.round((this.target - this.prebuffer) / 10)));
   }
 
   /**
@@ -49,6 +92,13 @@ export class JitterBuffer {
   push(item, data) {
     if (this.cut.has(item)) return false;
     if (!data.length) return true;
+    if (this.starved !== null) { // playback ran dry and now more comes: that silence was a gap
+      if (this.starved === item) {
+        this.underruns += 1;
+        this.grow();
+      }
+      this.starved = null;
+    }
     this.queue.push({ item, data, offset: 0 });
     this.buffered += data.length;
     this.received.set(item, (this.received.get(item) ?? 0) + data.length);
@@ -62,11 +112,15 @@ export class JitterBuffer {
    */
   end(item) {
     this.ended.add(item);
+    if (this.starved === item) { // it had simply ended: no gap, nothing to wait for
+      this.starved = null;
+      if (!this.queue.length) this.state = "idle";
+    }
   }
 
   /** Whether the queue may start playing now. */
   ready() {
-    if (this.buffered >= this.prebuffer) return true;
+    if (this.buffered >= this.target) return true;
     // Everything queued belongs to items that have ended: nothing more to wait for.
     return this.queue.length > 0 && this.queue.every((c) => this.ended.has(c.item));
   }
@@ -77,7 +131,11 @@ export class JitterBuffer {
    * @param {Float32Array} out
    */
   pull(out) {
-    if (this.state === "buffering" && this.ready()) this.state = "playing";
+    if (this.state === "buffering" && this.ready()) {
+      this.state = "playing";
+      this.starts.push(this.target);
+      if (this.starts.length > 256) this.starts.shift();
+    }
     let n = 0;
     if (this.state === "playing") {
       while (n < out.length && this.queue.length) {
@@ -95,12 +153,13 @@ export class JitterBuffer {
       if (!this.queue.length) {
         const last = this.current;
         if (last !== null && !this.ended.has(last)) {
-          this.underruns += 1;
           this.state = "buffering";
+          this.starved = last;
         } else {
           this.state = "idle";
         }
       }
+      if (this.state === "playing") this.calm(n);
     }
     out.fill(0, n);
     return n;
@@ -132,6 +191,7 @@ export class JitterBuffer {
     this.queue = [];
     this.buffered = 0;
     this.state = "idle";
+    this.starved = null;
     this.interrupts += 1;
     return { item_id: item, played_samples: item === null ? 0 : (this.played.get(item) ?? 0), dropped_samples: dropped };
   }

@@ -10,7 +10,7 @@ import { trace, traceOn } from "./trace.js";
 /**
  * @typedef {{item_id: string | null, played_samples: number, dropped_samples?: number}} Interrupted
  * @typedef {{state: string, playing: boolean, level: number, buffered_ms: number, underruns: number,
- *   current: string | null}} PlayerStatus
+ *   current: string | null, prebuffer_ms: number}} PlayerStatus
  */
 
 const INTERRUPT_TIMEOUT_MS = 250;
@@ -18,11 +18,13 @@ const INTERRUPT_TIMEOUT_MS = 250;
 export class Player {
   /**
    * @param {AudioContext} ctx
-   * @param {{prebufferMs?: number, onStatus?: (s: PlayerStatus) => void}} [options]
+   * @param {{prebufferMs?: number, maxPrebufferMs?: number, onStatus?: (s: PlayerStatus) => void}} [options]
+   *   `maxPrebufferMs`: the adaptive jitter buffer's cap (the pre-buffer itself: fixed)
    */
-  constructor(ctx, { prebufferMs = 100, onStatus } = {}) {
+  constructor(ctx, { prebufferMs = 100, maxPrebufferMs, onStatus } = {}) {
     this.ctx = ctx;
     this.prebufferMs = prebufferMs;
+    this.maxPrebufferMs = Math.max(prebufferMs, maxPrebufferMs ?? prebufferMs);
     this.onStatus = onStatus ?? (() => {});
     /** @type {AudioWorkletNode | null} */
     this.node = null;
@@ -37,7 +39,8 @@ export class Player {
     this.nextId = 1;
     this.ratio = ctx.sampleRate / SAMPLE_RATE; // context samples per wire sample
     /** @type {PlayerStatus} */
-    this.status = { state: "idle", playing: false, level: 0, buffered_ms: 0, underruns: 0, current: null };
+    this.status = { state: "idle", playing: false, level: 0, buffered_ms: 0, underruns: 0, current: null,
+      prebuffer_ms: prebufferMs };
     this.interrupts = 0;
     /** @type {Interrupted | null} */
     this.lastInterrupt = null;
@@ -52,7 +55,8 @@ export class Player {
       numberOfInputs: 0,
       numberOfOutputs: 1,
       outputChannelCount: [1],
-      processorOptions: { prebuffer: this.prebufferSamples(), trace: traceOn() },
+      processorOptions: { prebuffer: this.prebufferSamples(), maxPrebuffer: this.samplesOf(this.maxPrebufferMs),
+        trace: traceOn() },
     });
     node.port.onmessage = (e) => this.onMessage(e.data);
     node.connect(this.ctx.destination);
@@ -60,13 +64,19 @@ export class Player {
   }
 
   prebufferSamples() {
-    return Math.round((this.prebufferMs / 1000) * this.ctx.sampleRate);
+    return this.samplesOf(this.prebufferMs);
   }
 
   /** @param {number} ms */
-  setPrebuffer(ms) {
+  samplesOf(ms) {
+    return Math.round((ms / 1000) * this.ctx.sampleRate);
+  }
+
+  /** @param {number} ms @param {number} [maxMs] the adaptive cap (default: unchanged, at least ms) */
+  setPrebuffer(ms, maxMs) {
     this.prebufferMs = ms;
-    this.node?.port.postMessage({ type: "prebuffer", samples: this.prebufferSamples() });
+    this.maxPrebufferMs = Math.max(ms, maxMs ?? this.maxPrebufferMs);
+    this.node?.port.postMessage({ type: "prebuffer", samples: this.prebufferSamples(), max: this.samplesOf(this.maxPrebufferMs) });
   }
 
   /**
@@ -179,6 +189,7 @@ export class Player {
         buffered_ms: (msg.buffered / this.ctx.sampleRate) * 1000,
         underruns: msg.underruns,
         current: msg.current,
+        prebuffer_ms: ((msg.target ?? 0) / this.ctx.sampleRate) * 1000,
       };
       this.onStatus(this.status);
     } else if (msg.type === "interrupted") {

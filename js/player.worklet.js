@@ -1,7 +1,7 @@
 // AudioWorklet processor of the player: a jitter buffer pulled one render quantum at a time.
 // Bundled by js/build.mjs into a string and loaded from a Blob URL (see player.js).
 // Messages in:  {type: "push", item, data: Float32Array} | {type: "end", item}
-//               {type: "interrupt", id} | {type: "prebuffer", samples} | {type: "reset"}
+//               {type: "interrupt", id} | {type: "prebuffer", samples, max?} | {type: "reset"}
 //               {type: "port", port}: a second source of push/end messages (the link's worker)
 // Messages out: {type: "tick", ...accounting, trace?} every ~40 ms and on state changes
 //               {type: "interrupted", id, item_id, played_samples, dropped_samples}
@@ -15,10 +15,14 @@ import { workletWallMs } from "./worklet-clock.js";
 const TICK_QUANTA = 8;
 
 class RealtimePlayerProcessor extends AudioWorkletProcessor {
-  /** @param {{processorOptions?: {prebuffer?: number, trace?: boolean}}} options */
+  /** @param {{processorOptions?: {prebuffer?: number, maxPrebuffer?: number, trace?: boolean}}} options */
   constructor(options) {
     super();
-    this.jb = new JitterBuffer({ prebuffer: options?.processorOptions?.prebuffer ?? 2400 });
+    const o = options?.processorOptions ?? {};
+    // adaptive up to maxPrebuffer; stable for 10 s before it shrinks; grows by at least 20 ms
+    this.jbOptions = { prebuffer: o.prebuffer ?? 2400, maxPrebuffer: o.maxPrebuffer, shrinkAfter: 10 * sampleRate,
+      step: Math.round(0.02 * sampleRate) };
+    this.jb = new JitterBuffer(this.jbOptions);
     /** bench hook: trace rows not yet sent, or null when not tracing @type {any[][] | null} */
     this.trace = options?.processorOptions?.trace ? [] : null;
     this.lastAudibleAt = 0;
@@ -51,7 +55,8 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
         jb.end(msg.item);
         break;
       case "prebuffer":
-        jb.setPrebuffer(msg.samples);
+        jb.setPrebuffer(msg.samples, msg.max);
+        this.jbOptions = { ...this.jbOptions, prebuffer: jb.prebuffer, maxPrebuffer: jb.maxPrebuffer };
         break;
       case "interrupt": {
         // Handled between two render quanta: the next process() call outputs silence.
@@ -65,7 +70,7 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
         break;
       }
       case "reset":
-        this.jb = new JitterBuffer({ prebuffer: jb.prebuffer });
+        this.jb = new JitterBuffer(this.jbOptions);
         this.tick();
         break;
       case "port":
@@ -86,7 +91,7 @@ class RealtimePlayerProcessor extends AudioWorkletProcessor {
     /** @type {Record<string, any>} */
     const msg = {
       type: "tick", state: jb.state, current: jb.current, buffered: jb.buffered, played,
-      underruns: jb.underruns, level,
+      underruns: jb.underruns, level, target: jb.target,
     };
     if (this.trace?.length) {
       msg.trace = this.trace;

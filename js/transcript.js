@@ -6,7 +6,7 @@
 /**
  * @typedef {{id: string, kind: string, role?: string | null, oob?: boolean, response_id?: string | null,
  *   status?: string | null, text?: string | null, has_audio?: boolean, audio_ms?: number,
- *   truncated_ms?: number | null, received_ms?: number | null, name?: string | null, arguments?: string | null, output?: string | null,
+ *   truncated_ms?: number | null, received_ms?: number | null, latency_ms?: number | null, name?: string | null, arguments?: string | null, output?: string | null,
  *   call_id?: string | null, metadata?: any, error?: string | null, deleted?: boolean}} Entry
  * @typedef {{entries?: Entry[], order?: string[]}} TranscriptUpdate
  */
@@ -68,11 +68,23 @@ export function splitAtTruncation(text, truncatedMs, audioMs) {
   if (truncatedMs == null || !text) return [text ?? "", ""];
   if (!audioMs || truncatedMs >= audioMs) return [text, ""];
   let at = Math.round((text.length * Math.max(0, truncatedMs)) / audioMs);
-  if (at > 0 && at < text.length && /\S/.test(text[at])) {
-    const space = text.lastIndexOf(" ", at);
-    at = space > 0 ? space : at;
+  if (at > 0 && at < text.length && /\S/.test(text[at]) && /\S/.test(text[at - 1])) {
+    // inside a word: the cut goes before it (a word half heard was not heard), never "Y✂ou"
+    const space = text.slice(0, at).search(/\s\S*$/);
+    at = space >= 0 ? space : 0;
   }
   return [text.slice(0, at), text.slice(at)];
+}
+
+/**
+ * An entry with nothing to show: no text, no audio worth a bubble ("audio, 0.0 s"), not streaming, not
+ * cut, no error (a cancelled reply that never spoke, an empty commit). Such entries are not drawn.
+ * @param {Entry} e
+ */
+export function isEmpty(e) {
+  if (e.kind !== "user" && e.kind !== "assistant") return false;
+  if (e.text || e.error || e.status === "in_progress" || e.truncated_ms != null) return false;
+  return (e.audio_ms ?? 0) < 50;
 }
 
 /**
@@ -178,6 +190,7 @@ export class TranscriptView {
    */
   draw(e, node) {
     const n = node ?? el("div", "");
+    n.hidden = isEmpty(e);
     n.className = `rtnb-entry rtnb-${e.kind}${e.status === "in_progress" ? " rtnb-streaming" : ""}`;
     n.setAttribute("data-testid", "rtnb-entry");
     n.dataset.kind = e.kind;
@@ -186,6 +199,12 @@ export class TranscriptView {
     if (e.truncated_ms != null) n.dataset.truncated = String(e.truncated_ms);
     else delete n.dataset.truncated;
     const who = el("div", "rtnb-who", WHO[e.kind] ?? e.kind);
+    if (e.latency_ms != null) { // speech end -> first audio, discreetly
+      const lat = el("span", "rtnb-latency", ` · ${e.latency_ms} ms`);
+      lat.title = "from the end of your speech to the first audio of this reply (as the kernel saw it)";
+      lat.setAttribute("data-testid", "rtnb-latency");
+      who.append(lat);
+    }
     if (e.oob && e.metadata && Object.keys(e.metadata).length) {
       const meta = el("span", "rtnb-meta", ` ${formatMetadata(e.metadata)}`);
       meta.title = JSON.stringify(e.metadata, null, 1);

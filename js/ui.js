@@ -4,16 +4,7 @@
 import { EventLogView } from "./eventlog.js";
 import { TranscriptView } from "./transcript.js";
 import { meterFraction } from "./pcm.js";
-
-export const STATUS_LABELS = /** @type {Record<string, string>} */ ({
-  connecting: "Connecting",
-  listening: "Listening",
-  user_speaking: "You are speaking",
-  thinking: "Thinking",
-  speaking: "Speaking",
-  error: "Error",
-  closed: "Closed",
-});
+import { LABELS } from "./status.js";
 
 export const MODES = [
   ["hands_free", "Hands-free"],
@@ -25,20 +16,6 @@ export const VADS = [
   ["server_vad", "Server VAD"],
   ["semantic_vad", "Semantic VAD"],
 ];
-
-/**
- * What the pill shows: the kernel's status, except that the owning view knows best whether audio is
- * still coming out of the speaker (the kernel's "speaking" ends when the last delta arrives).
- * @param {string} kernel status from the kernel
- * @param {boolean} playing the local player is outputting audio
- * @param {{ptt?: boolean, muted?: boolean}} [extra]
- */
-export function displayStatus(kernel, playing, { ptt = false, muted = false } = {}) {
-  if (["connecting", "error", "closed", "user_speaking"].includes(kernel)) return kernel;
-  if (playing) return "speaking";
-  if (kernel === "listening" && (ptt || muted)) return "listening";
-  return kernel;
-}
 
 /**
  * A tiny element builder.
@@ -82,23 +59,33 @@ function meter(testid, label) {
 /**
  * Build the widget's DOM inside `root`.
  * @param {HTMLElement} root
- * @param {{logSize: number}} options
+ * @param {{logSize: number, fetchEvent?: (index: number) => Promise<any>}} options
  */
-export function createUI(root, { logSize }) {
+export function createUI(root, { logSize, fetchEvent }) {
   const pill = h("span", { cls: "rtnb-pill", testid: "rtnb-status", "data-status": "connecting", role: "status",
     "aria-live": "polite" }, [h("span", { cls: "rtnb-dot" }), h("span", { cls: "rtnb-pill-label", text: "Connecting" })]);
   const error = h("span", { cls: "rtnb-error", testid: "rtnb-error", hidden: true });
+  const remaining = h("span", { cls: "rtnb-remaining", testid: "rtnb-remaining", hidden: true,
+    title: "time left before the server ends the session" });
   const dismiss = h("button", { cls: "rtnb-icon", testid: "rtnb-error-dismiss", title: "Dismiss", text: "×",
     hidden: true, type: "button" });
   const micMeter = meter("rtnb-mic-level", "Microphone level");
   const outMeter = meter("rtnb-out-level", "Output level");
-  const micButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mic-button", type: "button", text: "Start mic" });
+  const startButton = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-start", type: "button",
+    text: "Start talking", title: "Opens the microphone (the browser asks first) and turns the sound on", hidden: true });
+  const micButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mic-button", type: "button", text: "Stop mic",
+    hidden: true });
   const muteButton = h("button", { cls: "rtnb-btn", testid: "rtnb-mute", type: "button", text: "Mute",
     "aria-pressed": "false" });
   const pttButton = h("button", { cls: "rtnb-btn rtnb-ptt", testid: "rtnb-ptt", type: "button", hidden: true,
     title: "Hold (or hold the space bar) to talk", text: "Hold to talk" });
   const enableAudio = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-enable-audio", type: "button",
     hidden: true, text: "Enable audio", title: "The browser paused audio until you interact with the page" });
+  const stopReply = h("button", { cls: "rtnb-btn", testid: "rtnb-stop-reply", type: "button", hidden: true,
+    text: "Stop reply", title: "Stop the reply here (Esc): the model keeps only what you heard" });
+  const transcribe = input({ type: "checkbox", testid: "rtnb-transcribe" });
+  const transcribeLabel = h("label", { cls: "rtnb-toggle", title: "Turn input transcription on: your words appear in the transcript" },
+    [transcribe, " show my words"]);
   const settingsToggle = h("button", { cls: "rtnb-icon", testid: "rtnb-settings-toggle", type: "button",
     title: "Settings", "aria-expanded": "false", text: "⚙" });
 
@@ -128,7 +115,21 @@ export function createUI(root, { logSize }) {
     h("button", { cls: "rtnb-btn", testid: "rtnb-claim", type: "button", text: "Use audio here" }),
   ]);
   const notice = h("div", { cls: "rtnb-notice", testid: "rtnb-notice", hidden: true });
+  const micErrorText = h("span", { testid: "rtnb-mic-error-text" });
+  const micRetry = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-mic-retry", type: "button", text: "Retry" });
+  const micError = h("div", { cls: "rtnb-notice rtnb-mic-error", testid: "rtnb-mic-error", role: "alert", hidden: true },
+    [micErrorText, micRetry]);
+  const endReason = h("span", { cls: "rtnb-end-reason", testid: "rtnb-end-reason" });
+  const reconnect = h("button", { cls: "rtnb-btn rtnb-primary", testid: "rtnb-reconnect", type: "button",
+    text: "Reconnect", hidden: true });
+  const end = h("div", { cls: "rtnb-end", testid: "rtnb-end", role: "alert", hidden: true }, [endReason, reconnect]);
 
+  const textInput = input({ type: "text", cls: "rtnb-text-input", testid: "rtnb-text-input", placeholder: "Type a message…",
+    "aria-label": "Type a message", maxlength: 4000 });
+  const send = /** @type {HTMLButtonElement} */ (h("button", { cls: "rtnb-btn", testid: "rtnb-send", type: "submit", text: "Send" }));
+  // JupyterLab's keyboard shortcuts (Enter, arrows, letters in command mode) skip elements with this attribute
+  const composer = /** @type {HTMLFormElement} */ (h("form", { cls: "rtnb-composer", testid: "rtnb-composer",
+    "data-lm-suppress-shortcuts": "true" }, [textInput, send]));
   const list = h("div", { cls: "rtnb-transcript", testid: "rtnb-transcript", "aria-live": "polite" });
   const empty = h("div", { cls: "rtnb-empty", testid: "rtnb-empty", text: "Say something — the conversation appears here." });
   const oobList = h("div", { cls: "rtnb-oob-list" });
@@ -147,13 +148,14 @@ export function createUI(root, { logSize }) {
 
   const container = h("div", { cls: "rtnb", testid: "rtnb-root", tabindex: 0 }, [
     h("div", { cls: "rtnb-bar" }, [
-      pill, error, dismiss, h("span", { cls: "rtnb-spacer" }),
+      pill, remaining, error, dismiss, h("span", { cls: "rtnb-spacer" }),
       h("span", { cls: "rtnb-meters" }, [h("span", { cls: "rtnb-meter-label", text: "mic" }), micMeter,
         h("span", { cls: "rtnb-meter-label", text: "out" }), outMeter]),
-      enableAudio, pttButton, micButton, muteButton, settingsToggle,
+      startButton, enableAudio, stopReply, pttButton, micButton, muteButton, transcribeLabel, settingsToggle,
     ]),
-    settings, note, notice,
+    end, micError, settings, note, notice,
     h("div", { cls: "rtnb-body" }, [h("div", { cls: "rtnb-main" }, [empty, list]), oob]),
+    composer,
     log,
   ]);
   root.replaceChildren(container);
@@ -164,10 +166,10 @@ export function createUI(root, { logSize }) {
   });
 
   const transcript = new TranscriptView(list, oobList, oob, empty);
-  const eventLog = new EventLogView(log, logSize);
+  const eventLog = new EventLogView(log, logSize, { fetch: fetchEvent });
 
   return {
-    container, pill, error, dismiss, micButton, muteButton, pttButton, enableAudio, settingsToggle,
+    container, pill, error, dismiss, micRetry, startButton, stopReply, transcribe, composer, textInput, send, micButton, muteButton, end, reconnect, pttButton, enableAudio, settingsToggle,
     mode, vad, voice, device, echo, noise, agc, bargeIn, prebuffer, note, notice, transcript, eventLog,
     claim: /** @type {HTMLButtonElement} */ (note.querySelector("[data-testid=rtnb-claim]")),
 
@@ -175,7 +177,34 @@ export function createUI(root, { logSize }) {
     setStatus(status, detail = "") {
       pill.dataset.status = status;
       const label = /** @type {HTMLElement} */ (pill.querySelector(".rtnb-pill-label"));
-      label.textContent = (STATUS_LABELS[status] ?? status) + (detail ? ` · ${detail}` : "");
+      label.textContent = (LABELS[status] ?? status) + (detail ? ` · ${detail}` : "");
+    },
+
+    /**
+     * The end of the session (or of the kernel): why, and a Reconnect button where it can go on.
+     * @param {string} reason empty hides it
+     * @param {boolean} [canResume]
+     */
+    setEnd(reason, canResume = false) {
+      end.hidden = !reason;
+      endReason.textContent = reason;
+      reconnect.hidden = !canResume;
+      (/** @type {HTMLButtonElement} */ (reconnect)).disabled = false;
+    },
+
+    /** @param {number} seconds left in the session (< 0 hides it) */
+    setRemaining(seconds) {
+      remaining.hidden = !(seconds >= 0);
+      if (seconds < 0) return;
+      const m = Math.floor(seconds / 60);
+      remaining.textContent = m >= 1 ? `${m} min left` : `${Math.floor(seconds)} s left`;
+      remaining.classList.toggle("rtnb-soon", seconds < 120);
+    },
+
+    /** @param {string} text the microphone's failure and what to do (empty hides it) */
+    setMicError(text) {
+      micError.hidden = !text;
+      micErrorText.textContent = text;
     },
 
     /** @param {string} message */

@@ -3,15 +3,25 @@
 //
 // Lifecycle of a view: render -> "ready" request (retried while the kernel is busy) -> the reply says
 // whether this view owns audio and carries a snapshot of the transcript and the event log -> the
-// owner starts the engine (player, and the mic when `autostart`) -> cleanup releases ownership,
-// stops the tracks and closes the context.
+// owner starts the engine (the player; the mic on "Start talking", or at once with `autostart`) ->
+// cleanup releases ownership, stops the tracks and closes the context.
+//
+// The end: when the session closes (the kernel says so: `session_closed`) or the kernel goes away
+// (liveness.js: a send that throws, the link's socket dropping, no ping reply, the comm marked dead on
+// a restart), the view stops the mic tracks and the player at once, disables what no longer applies,
+// and shows why; a Reconnect button where the session can go on.
 import { AudioPacer, Comm } from "./comm.js";
 import { AudioEngine } from "./engine.js";
 import { Link, linkUrls } from "./link.js";
 import { WorkerSocket, workersAvailable } from "./workersocket.js";
 import { LevelSmoother, int16FromBytes } from "./pcm.js";
 import { trace, traceOn, wallMs } from "./trace.js";
-import { createUI, displayStatus } from "./ui.js";
+import { createUI } from "./ui.js";
+import { Liveness } from "./liveness.js";
+import { StatusMachine } from "./status.js";
+import { followModel, wireControls } from "./controls.js";
+import { micErrorText } from "./capture.js";
+import { newDebug, newViewId, registerDebug } from "./debug.js";
 import "./widget.css";
 
 const PING_MS = 2000;
@@ -21,43 +31,8 @@ const LINK_TIMEOUT_MS = 1500;
 /**
  * @typedef {{get: (k: string) => any, set: (k: string, v: any) => void, save_changes: () => void,
  *   on: (n: string, cb: (...a: any[]) => void) => void, off: (n: string, cb: (...a: any[]) => void) => void,
- *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void}} Model
+ *   send: (c: any, cb?: any, b?: ArrayBuffer[]) => void, widget_manager?: any}} Model
  */
-
-function newViewId() {
-  const c = globalThis.crypto;
-  return c?.randomUUID ? c.randomUUID().slice(0, 8) : Math.random().toString(36).slice(2, 10);
-}
-
-/** Counters the browser tests read (window.__realtime_nb_debug[model_key].views[view]). */
-function newDebug(/** @type {string} */ view) {
-  return {
-    view, ready: false, owner: false, ctxState: "none", status: "", /** @type {string | null} */ link: null,
-    audioPath: "page", micPath: "page", micOn: false,
-    micChunksSent: 0, micSamplesSent: 0, micMessages: 0,
-    /** @type {Record<string, number>} */ samplesReceived: {},
-    /** @type {Record<string, number>} */ samplesPlayed: {},
-    interrupts: 0, /** @type {any} */ lastInterrupt: null, /** @type {any} */ lastTruncate: null,
-    truncates: 0, underruns: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
-  };
-}
-
-/**
- * @param {string} key
- * @param {string} view
- * @param {ReturnType<typeof newDebug>} debug
- */
-function registerDebug(key, view, debug) {
-  const g = /** @type {any} */ (globalThis);
-  g.__realtime_nb_debug ??= {};
-  const entry = (g.__realtime_nb_debug[key] ??= { views: {}, owner: null });
-  entry.views[view] = debug;
-  return () => {
-    delete entry.views[view];
-    if (entry.owner === debug) entry.owner = null;
-    if (!Object.keys(entry.views).length) delete g.__realtime_nb_debug[key];
-  };
-}
 
 /** @param {{model: Model, el: HTMLElement}} ctx */
 function render({ model, el }) {
@@ -70,11 +45,15 @@ function render({ model, el }) {
       if (!url) { // the worker went with the socket: audio takes the page's path again
         engine?.capture?.undirect();
         debug.audioPath = debug.micPath = "page";
+        if (!disposed && !ended) liveness.linkDropped(); // the kernel process may be gone
       }
     },
   });
-  const comm = new Comm(link, view);
-  const ui = createUI(el, { logSize: model.get("event_log_size") });
+  const comm = new Comm(link, view, { onDead: (err) => liveness.sendFailed(err) });
+  const ui = createUI(el, {
+    logSize: model.get("event_log_size"),
+    fetchEvent: (index) => comm.request("event", { index }, { timeoutMs: 3000 }),
+  });
   const key = model.get("_model_key") || view;
   const unregister = registerDebug(key, view, debug);
   const root = ui.container;
@@ -91,6 +70,9 @@ function render({ model, el }) {
   let disposed = false;
   let pttHeld = false;
   let playing = false;
+  /** the session's (or the kernel's) end, once it came @type {{kind: string, reason: string, canResume: boolean} | null} */
+  let ended = null;
+  let micWasOn = false;
   let seq = 0;
   let micOffset = 0; // mic samples forwarded (the bench trace's offsets)
   /** @type {Array<[string, (...a: any[]) => void]>} */
@@ -102,8 +84,13 @@ function render({ model, el }) {
   };
   /** @param {string} name @param {any} value */
   const setTrait = (name, value) => {
-    model.set(name, value);
-    model.save_changes();
+    if (ended?.kind === "kernel") return;
+    try {
+      model.set(name, value);
+      model.save_changes();
+    } catch (err) { // a dead comm throws here too
+      liveness.sendFailed(/** @type {Error} */ (err));
+    }
   };
 
   const micLevel = new LevelSmoother();
@@ -117,34 +104,94 @@ function render({ model, el }) {
   });
 
   // -- status ---------------------------------------------------------------------------------------
+  // The pill is a state machine (status.js) fed by the server's events (the event log's rows), this
+  // view's mic, player and AudioContext, and the session's lifecycle.
+  const status = new StatusMachine({ onChange: () => refreshControls() });
+  debug.statusHistory = status.history;
+
   function refreshStatus() {
-    const kernel = model.get("status");
+    const shown = status.state;
     const ptt = model.get("mode") === "push_to_talk";
-    const shown = displayStatus(kernel, owner && playing, { ptt, muted: model.get("muted") });
     let detail = "";
-    if (shown === "listening" && owner) {
-      if (!engine?.micOn) detail = "mic off";
-      else if (model.get("muted")) detail = "muted";
-      else if (ptt) detail = pttHeld ? "recording" : "hold to talk";
-    }
+    if (ended) detail = "";
+    else if (shown === "ready" && owner) detail = "click Start talking";
+    else if (shown === "listening" && owner && ptt) detail = pttHeld ? "recording" : "hold to talk";
     ui.setStatus(shown, detail);
     debug.status = shown;
     root.dataset.status = shown;
   }
 
+  /** Local facts that changed since the machine last heard of them. */
+  function feedLocal() {
+    const micOn = Boolean(engine?.micOn) || (!owner && ready); // another view's mic: assume it listens
+    if (micOn !== micWasOn) {
+      micWasOn = micOn;
+      status.dispatch(micOn ? "mic_on" : "mic_off");
+    }
+  }
+
+  /**
+   * The session or the kernel ended: stop capture and playback now, disable what no longer applies,
+   * say why. Idempotent; a later call may only refine the reason.
+   * @param {string} kind "closed" | "expired" | "lost" | "kernel"
+   * @param {string} reason
+   * @param {boolean} [canResume]
+   */
+  function end(kind, reason, canResume = false) {
+    const first = ended === null;
+    ended = { kind, reason, canResume: canResume && kind !== "kernel" };
+    if (first) {
+      pttUp();
+      stopEngine(); // every mic track stopped, the player and the context closed
+      status.dispatch(kind === "closed" || kind === "expired" ? "closed" : "lost");
+    }
+    if (kind === "kernel") { // nothing to talk to: no more messages, no more timers
+      liveness.stop();
+      link.close();
+    }
+    debug.ended = ended;
+    root.dataset.ended = kind;
+    ui.setEnd(reason, ended.canResume);
+    refreshControls();
+  }
+
+  /** The session is back (a reconnect): a fresh start, the mic closed until asked. */
+  function reopen() {
+    if (!ended || ended.kind === "kernel") return;
+    ended = null;
+    debug.ended = null;
+    delete root.dataset.ended;
+    ui.setEnd("");
+    micWasOn = false;
+    status.dispatch("reopened");
+    if (owner) startEngine();
+    refreshControls();
+  }
+
   function refreshControls() {
     const ptt = model.get("mode") === "push_to_talk";
-    ui.pttButton.hidden = !ptt || !owner;
+    const live = owner && !ended;
+    const micOn = Boolean(engine?.micOn);
+    ui.pttButton.hidden = !ptt || !live;
     ui.pttButton.classList.toggle("rtnb-active", pttHeld);
-    ui.micButton.hidden = ui.muteButton.hidden = !owner;
-    ui.micButton.textContent = engine?.micOn ? "Stop mic" : "Start mic";
-    ui.micButton.classList.toggle("rtnb-active", Boolean(engine?.micOn));
+    ui.startButton.hidden = !live || micOn || !ready;
+    ui.micButton.hidden = !live || !micOn;
+    ui.muteButton.hidden = !live;
+    ui.micButton.classList.toggle("rtnb-active", micOn);
     const muted = Boolean(model.get("muted"));
     ui.muteButton.textContent = muted ? "Unmute" : "Mute";
     ui.muteButton.setAttribute("aria-pressed", String(muted));
     ui.muteButton.classList.toggle("rtnb-warn", muted);
-    ui.enableAudio.hidden = !(owner && engine?.suspended);
-    ui.note.hidden = owner || !ready;
+    ui.enableAudio.hidden = !(live && engine?.suspended);
+    // a reply is on its way or playing: it can be stopped (from any view; the owner says what was heard)
+    ui.stopReply.hidden = Boolean(ended) || !ready || !["thinking", "speaking", "audio_paused"].includes(status.state);
+    ui.textInput.disabled = ui.send.disabled = Boolean(ended) || !ready;
+    ui.transcribe.disabled = Boolean(ended);
+    ui.note.hidden = owner || !ready || Boolean(ended);
+    for (const c of [ui.mode, ui.vad, ui.device, ui.echo, ui.noise, ui.agc, ui.bargeIn, ui.prebuffer]) {
+      c.disabled = Boolean(ended) || (c === ui.vad && ptt);
+    }
+    if (ended) ui.voice.disabled = true;
     // In push-to-talk the space bar is ours while the widget has focus: JupyterLab/Notebook 7 (Lumino)
     // skip their shortcuts for events from inside an element with this attribute.
     if (ptt && owner) root.setAttribute("data-lm-suppress-shortcuts", "true");
@@ -152,7 +199,8 @@ function render({ model, el }) {
     root.dataset.owner = String(owner);
     root.dataset.ready = String(ready);
     updateGate();
-    debug.micOn = Boolean(engine?.micOn);
+    debug.micOn = micOn;
+    feedLocal();
     refreshStatus();
   }
 
@@ -168,9 +216,12 @@ function render({ model, el }) {
     ui.noise.checked = c.noiseSuppression !== false;
     ui.agc.checked = c.autoGainControl !== false;
     ui.bargeIn.checked = Boolean(model.get("barge_in"));
+    ui.transcribe.checked = Boolean(model.get("transcribe"));
     ui.prebuffer.value = String(model.get("prebuffer_ms"));
     ui.device.value = model.get("mic_device") ?? "";
-    ui.setError(model.get("last_error") ?? "");
+    // a browser-side error is shown by the view that had it (with its steps), not a second time here
+    const lastError = model.get("last_error") ?? "";
+    ui.setError(lastError.startsWith("browser: ") ? "" : lastError);
     refreshControls();
   }
 
@@ -182,23 +233,27 @@ function render({ model, el }) {
   }
 
   async function startMic() {
-    if (!engine) return;
+    if (!engine || ended) return;
     try {
       await engine.startMic();
-      ui.setNotice("");
+      ui.setMicError("");
       const mics = await engine.microphones();
       ui.setDevices(mics, model.get("mic_device") ?? "");
     } catch (err) {
-      const e = /** @type {any} */ (err);
-      reportError(`Microphone: ${e?.name === "NotAllowedError" ? "permission denied" : (e?.message ?? e)}`);
+      // one message, with what to do, and a Retry button (the kernel's copy of it is not shown again)
+      const text = micErrorText(err);
+      debug.errors.push(text);
+      ui.setMicError(text);
+      comm.send("client_error", { message: text });
     }
     refreshControls();
   }
 
   function startEngine() {
-    if (engine || disposed) return;
+    if (engine || disposed || ended) return;
     engine = new AudioEngine({
       prebufferMs: model.get("prebuffer_ms"),
+      maxPrebufferMs: model.get("prebuffer_max_ms"),
       chunkMs: model.get("chunk_ms"),
       constraints: model.get("mic_constraints") ?? {},
       deviceId: model.get("mic_device") ?? "",
@@ -225,20 +280,23 @@ function render({ model, el }) {
         debug.playerState = s.state;
         debug.bufferedMs = s.buffered_ms;
         debug.underruns = s.underruns;
+        debug.prebufferMs = s.prebuffer_ms;
         if (engine) for (const [item, n] of engine.player.played) debug.samplesPlayed[item] = n;
         if (playing !== s.playing) {
           playing = s.playing;
-          refreshStatus();
+          status.dispatch(playing ? "playing" : "idle");
         }
       },
       onState: (state) => {
         debug.ctxState = state;
         root.dataset.ctxState = state;
+        status.dispatch(state === "running" ? "resumed" : "suspended");
         refreshControls();
       },
     });
     debug.ctxState = engine.ctx.state;
     root.dataset.ctxState = engine.ctx.state;
+    if (engine.suspended) status.dispatch("suspended");
     attachPlayer();
     engine.player.ready.catch((err) => reportError(`Audio output: ${err?.message ?? err}`));
     if (model.get("autostart")) startMic();
@@ -247,7 +305,7 @@ function render({ model, el }) {
 
   /** Whether mic audio goes to the kernel now: this view owns audio, and push-to-talk, if on, is held. */
   function micGateOpen() {
-    return owner && ready && (model.get("mode") !== "push_to_talk" || pttHeld);
+    return owner && ready && !ended && (model.get("mode") !== "push_to_talk" || pttHeld);
   }
 
   function updateGate() {
@@ -273,11 +331,15 @@ function render({ model, el }) {
   }
 
   function stopEngine() {
-    if (link.ws instanceof WorkerSocket) link.ws.attachPlayer(null);
+    if (link.ws instanceof WorkerSocket) {
+      link.ws.setGate(false, view);
+      link.ws.attachPlayer(null);
+    }
     debug.audioPath = debug.micPath = "page";
     pttUp();
     engine?.close();
     engine = null;
+    if (playing) status.dispatch("idle");
     playing = false;
     pacer.dispose();
     ui.setMeter(/** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]")), 0);
@@ -291,17 +353,18 @@ function render({ model, el }) {
     const g = /** @type {any} */ (globalThis).__realtime_nb_debug?.[key];
     if (g && mine) g.owner = debug;
     else if (g && g.owner === debug) g.owner = null;
-    if (mine) startEngine();
+    if (mine && !ended) startEngine();
     else stopEngine();
     refreshControls();
   }
 
   // -- push-to-talk ---------------------------------------------------------------------------------
   function pttDown() {
-    if (pttHeld || !owner || model.get("mode") !== "push_to_talk") return;
+    if (pttHeld || !owner || ended || model.get("mode") !== "push_to_talk") return;
     if (engine && !engine.micOn) startMic();
     pttHeld = true;
     comm.send("ptt", { down: true });
+    status.dispatch("speech_started");
     refreshControls();
   }
 
@@ -311,13 +374,8 @@ function render({ model, el }) {
     pttHeld = false;
     updateGate();
     comm.send("ptt", { down: false });
+    status.dispatch("speech_stopped");
     refreshControls();
-  }
-
-  /** @param {KeyboardEvent} e */
-  function isSpaceForUs(e) {
-    const t = /** @type {HTMLElement} */ (e.target);
-    return e.code === "Space" && !["INPUT", "SELECT", "TEXTAREA"].includes(t?.tagName);
   }
 
   // -- kernel messages ------------------------------------------------------------------------------
@@ -333,7 +391,23 @@ function render({ model, el }) {
     if (disposed) return;
     for (const msg of batch) {
       if (msg.entries || msg.order) ui.transcript.apply(msg);
-      if (msg.events) ui.eventLog.add(msg.events);
+      if (msg.events) {
+        ui.eventLog.add(msg.events);
+        feedServer(msg.events);
+      }
+    }
+  }
+
+  /** The server's events, in order, to the status machine. @param {any[][]} rows compact log rows */
+  function feedServer(rows) {
+    for (const row of rows) {
+      if (row[1] !== "received") continue;
+      const type = row[2];
+      if (!owner) { // no player here: the server's audio stream stands for it
+        if (type === "response.output_audio.delta") status.dispatch("playing");
+        else if (type === "response.output_audio.done" || type === "response.done") status.dispatch("idle");
+      }
+      status.server(type);
     }
   }
   comm.on("update", (msg) => {
@@ -369,7 +443,7 @@ function render({ model, el }) {
     return r;
   });
   comm.on("owner", (msg) => {
-    if (!ready) return;
+    if (!ready || ended) return;
     if (msg.owner === null && !owner) claim(false);
     else setOwner(msg.owner === view);
   });
@@ -379,6 +453,10 @@ function render({ model, el }) {
     debug.lastTruncate = msg;
   });
   comm.on("notice", (msg) => ui.setNotice(msg.text ?? ""));
+  comm.on("session_closed", (msg) => end(msg.kind ?? "closed", msg.reason ?? "Session closed", Boolean(msg.can_resume)));
+  comm.on("session_open", () => reopen());
+  comm.on("reconnecting", () => status.dispatch("reconnecting"));
+  comm.on("reconnected", () => status.dispatch("reconnected"));
 
   /** @param {boolean} force */
   async function claim(force) {
@@ -402,7 +480,8 @@ function render({ model, el }) {
 
   /** Ask the kernel for its fast path and open it; the comm carries everything when there is none. */
   async function openLink() {
-    const info = await comm.request("link", {}, { timeoutMs: READY_TIMEOUT_MS });
+    // the page's origin: the kernel lets only sockets from it use the link's token
+    const info = await comm.request("link", { origin: globalThis.location?.origin ?? "" }, { timeoutMs: READY_TIMEOUT_MS });
     if (!info?.port || disposed) return;
     // the socket in a worker first (audio then bypasses this thread), else on this thread
     const impls = workersAvailable() ? [WorkerSocket, globalThis.WebSocket] : [globalThis.WebSocket];
@@ -428,85 +507,45 @@ function render({ model, el }) {
         debug.ready = true;
         ui.setNotice("");
         applySnapshot(r?.snapshot);
+        status.dispatch("connected");
+        if (r?.closed) end(r.closed.kind ?? "closed", r.closed.reason ?? "Session closed", Boolean(r.closed.can_resume));
         setOwner(Boolean(r?.owner));
       } catch {
+        if (ended?.kind === "kernel") return;
         if (!disposed) ui.setNotice("Waiting for the kernel (busy or not connected)…");
       }
     }
   }
 
-  // -- UI events ------------------------------------------------------------------------------------
-  ui.micButton.addEventListener("click", () => {
-    if (!engine) return;
-    engine.resume();
-    if (engine.micOn) {
-      engine.stopMic();
-      refreshControls();
-    } else startMic();
+  // -- UI events (controls.js) ----------------------------------------------------------------------
+  wireControls(ui, root, model, {
+    engine: () => engine, ended: () => ended, ready: () => ready, owner: () => owner, startMic,
+    refresh: refreshControls, pttDown, pttUp, claim, reopen, setTrait, status, comm,
   });
-  ui.muteButton.addEventListener("click", () => setTrait("muted", !model.get("muted")));
-  ui.enableAudio.addEventListener("click", () => engine?.resume());
-  ui.claim.addEventListener("click", () => claim(true));
-  ui.dismiss.addEventListener("click", () => setTrait("last_error", ""));
-  ui.pttButton.addEventListener("pointerdown", (e) => {
-    e.preventDefault();
-    engine?.resume();
-    pttDown();
-  });
-  for (const name of ["pointerup", "pointerleave", "pointercancel"]) ui.pttButton.addEventListener(name, pttUp);
-  root.addEventListener("keydown", (e) => {
-    if (!isSpaceForUs(e) || model.get("mode") !== "push_to_talk" || !owner) return;
-    e.preventDefault();
-    e.stopPropagation(); // a notebook would otherwise scroll or run its own shortcut
-    if (!e.repeat) pttDown();
-  });
-  root.addEventListener("keyup", (e) => {
-    if (!isSpaceForUs(e)) return;
-    e.preventDefault();
-    pttUp();
-  });
-  ui.mode.addEventListener("change", () => setTrait("mode", ui.mode.value));
-  ui.vad.addEventListener("change", () => setTrait("vad", ui.vad.value));
-  ui.voice.addEventListener("change", () => setTrait("voice", ui.voice.value));
-  ui.device.addEventListener("change", () => setTrait("mic_device", ui.device.value));
-  ui.bargeIn.addEventListener("change", () => setTrait("barge_in", ui.bargeIn.checked));
-  ui.prebuffer.addEventListener("change", () => {
-    const ms = Number(ui.prebuffer.value);
-    if (Number.isFinite(ms) && ms >= 0) setTrait("prebuffer_ms", Math.round(ms));
-  });
-  const constraintsChanged = () => setTrait("mic_constraints", {
-    echoCancellation: ui.echo.checked, noiseSuppression: ui.noise.checked, autoGainControl: ui.agc.checked,
-  });
-  for (const box of [ui.echo, ui.noise, ui.agc]) box.addEventListener("change", constraintsChanged);
 
-  // -- model changes --------------------------------------------------------------------------------
-  onModel("change:status", refreshStatus);
-  onModel("change:last_error", syncSettings);
-  for (const name of ["mode", "vad", "voice", "voices", "voice_locked", "barge_in"]) onModel(`change:${name}`, syncSettings);
-  onModel("change:mode", () => {
-    if (model.get("mode") !== "push_to_talk") pttUp();
+  // -- model changes (controls.js) -------------------------------------------------------------------
+  followModel(model, onModel, {
+    engine: () => engine, ended: () => ended, ready: () => ready, end, pttUp, syncSettings, reportError, status,
+    refresh: refreshControls, resizeLog: (n) => ui.eventLog.ring.resize(n),
   });
-  onModel("change:muted", () => {
-    engine?.setMuted(Boolean(model.get("muted")));
-    refreshControls();
-  });
-  onModel("change:prebuffer_ms", () => {
-    engine?.player.setPrebuffer(model.get("prebuffer_ms"));
-    syncSettings();
-  });
-  onModel("change:mic_constraints", () => {
-    engine?.reconfigure({ constraints: model.get("mic_constraints") ?? {} }).catch((e) => reportError(`Microphone: ${e?.message ?? e}`));
-    syncSettings();
-  });
-  onModel("change:mic_device", () => {
-    engine?.reconfigure({ deviceId: model.get("mic_device") ?? "" }).catch((e) => reportError(`Microphone: ${e?.message ?? e}`));
-    syncSettings();
-  });
-  onModel("change:event_log_size", () => ui.eventLog.ring.resize(model.get("event_log_size")));
 
-  const ping = setInterval(() => {
-    if (ready) comm.send("ping");
-  }, PING_MS);
+  // the real model (for its comm_live flag), where the widget manager gives it out
+  /** @type {any} */
+  let realModel = null;
+  Promise.resolve(model.widget_manager?.get_model?.(key)).then((m) => { realModel = m ?? null; }, () => {});
+  // the session's remaining time, discreetly (it ends by itself at expires_at)
+  const clock = setInterval(() => {
+    const at = Number(model.get("expires_at") ?? 0);
+    ui.setRemaining(at > 0 && !ended ? at - Date.now() / 1000 : -1);
+  }, 1000);
+  const liveness = new Liveness(model, comm, {
+    pingMs: PING_MS,
+    linked: () => link.linked,
+    report: () => (owner ? { underruns: debug.underruns, prebuffer_ms: Math.round(debug.prebufferMs) } : {}),
+    commLive: () => realModel?.comm_live === true,
+    onLost: (v) => { if (!disposed) end(v.kind, v.reason); },
+    onSlow: (slow) => { if (!ended && ready) ui.setNotice(slow ? "The kernel is busy: a cell is running…" : ""); },
+  });
   const release = () => {
     if (owner) comm.send("release");
   };
@@ -514,12 +553,14 @@ function render({ model, el }) {
   const blur = () => pttUp();
   globalThis.addEventListener?.("blur", blur);
 
+  if (model.get("muted")) status.dispatch("mute");
   syncSettings();
   handshake();
 
   return () => {
     disposed = true;
-    clearInterval(ping);
+    liveness.stop();
+    clearInterval(clock);
     globalThis.removeEventListener?.("pagehide", release);
     globalThis.removeEventListener?.("blur", blur);
     pttUp();

@@ -24,23 +24,26 @@ session = test_widget.session   # the same fixtures: a Session on the local serv
 browser = test_widget.browser
 
 
+PAGE = "http://127.0.0.1:8888"   # the notebook page's origin, as a browser sends it
+
+
 class LinkedView:
     """One view whose messages go over a real websocket link (as js/link.js does)."""
 
-    def __init__(self, browser: FakeBrowser, view: str) -> None:
+    def __init__(self, browser: FakeBrowser, view: str, origin: str = PAGE) -> None:
         self.browser = browser
         self.view = view
         self.got: list[tuple[dict[str, Any], list[bytes]]] = []
         self.lock = threading.Lock()
         browser.next_id += 1
         rid = browser.next_id
-        browser.deliver({"type": "link", "view": view, "id": rid})
+        browser.deliver({"type": "link", "view": view, "id": rid, "origin": origin})
         info = browser.wait_reply(view, rid, 10)
         assert info is not None and info["port"] > 0 and len(info["token"]) >= 24
         self.info = info
         self.stack = contextlib.ExitStack()
         url = f"ws://127.0.0.1:{info['port']}/link/{info['token']}/{view}"
-        self.ws: ClientConnection = self.stack.enter_context(connect(url))
+        self.ws: ClientConnection = self.stack.enter_context(connect(url, origin=origin))  # type: ignore[arg-type]
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.next_id = 1000
@@ -191,3 +194,29 @@ def test_closing_the_widget_closes_its_links(session):
     with pytest.raises(InvalidStatus):
         connect(f"ws://127.0.0.1:{view.info['port']}/link/{token}/v")
     assert _loop.get_loop().is_running()
+
+
+def test_only_the_pages_own_origin_may_use_the_link(browser):
+    """The token is not enough: the upgrade's Origin must be the one the page reported over the comm."""
+    view = LinkedView(browser, "v")
+    url = f"ws://127.0.0.1:{view.info['port']}/link/{view.info['token']}/w"
+    try:
+        for origin in ("http://evil.example", "http://127.0.0.1:9999", "null", None):
+            with pytest.raises(InvalidStatus) as err:
+                connect(url, origin=origin)  # type: ignore[arg-type]
+            assert err.value.response.status_code == 403, origin
+        with connect(url, origin=PAGE):  # type: ignore[arg-type]
+            pass                          # the page's own origin, with the token, still gets in
+    finally:
+        view.close()
+
+
+def test_a_view_without_a_valid_origin_gets_no_link(browser):
+    for origin in (None, "null", "file://", "http://host/path", 7):
+        browser.next_id += 1
+        rid = browser.next_id
+        content = {"type": "link", "view": "v", "id": rid}
+        if origin is not None:
+            content["origin"] = origin
+        browser.deliver(content)
+        assert browser.wait_reply("v", rid, 10) is None, origin   # the comm carries everything then

@@ -197,7 +197,10 @@ class Client(ResponseRoutes, HandlerTable, Resilience):
 
     def check_open(self) -> None:
         if self.closed is not None:
-            raise self.closed
+            # a fresh exception each time: raising the stored one again would grow its traceback
+            # (and chain it) with every call that hits the closed session
+            c = self.closed
+            raise type(c)(c.code, c.reason, reconnecting=c.reconnecting) from None
 
     # -- sending -----------------------------------------------------------------------------------
     def next_event_id(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..errors import ConnectionClosed
 from . import _audio_in, _loop, _ops, _params
 from ._connection import Client
 from .response import Response
@@ -22,7 +23,11 @@ T = TypeVar("T")
 
 
 def _run(coro: Coroutine[Any, Any, T], timeout: float | None, what: str) -> T:
-    return _loop.run_sync(coro, timeout, what=what)
+    try:
+        return _loop.run_sync(coro, timeout, what=what)
+    except ConnectionClosed as exc:
+        # the loop thread's frames say nothing about a closed session: a short traceback from here
+        raise type(exc)(exc.code, exc.reason, reconnecting=exc.reconnecting) from None
 
 
 class AudioAndItems:

@@ -87,6 +87,14 @@ class Session(AudioAndItems):
             data["text/plain"] = repr(self)  # what non-widget front ends show
         return bundle
 
+    def _display_(self) -> Any:
+        """marimo's display protocol (it does not use ``_repr_mimebundle_``): a session that is a cell's
+        last expression shows as its widget there too."""
+        try:
+            return self.widget
+        except ImportError:  # no notebook extra: the text repr
+            return repr(self)
+
     # -- configuration -----------------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:

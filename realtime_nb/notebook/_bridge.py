@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..client import _loop
+from ..errors import SessionExpired
 from . import _link
 from ._bridge_base import BENIGN_ERRORS, SAMPLE_RATE, BridgeBase, WidgetLike
 from ._input import MIN_PTT_SAMPLES, mode_from_config, turn_detection_for, voice_from_config
@@ -72,6 +73,7 @@ class Bridge(Views):
     def __init__(self, widget: WidgetLike, session: Session) -> None:
         super().__init__(widget, session)
         self.house_handle: asyncio.TimerHandle | None = None
+        self.closed_sent: dict[str, Any] | None = None   # the end state the views were told, once closed
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -82,7 +84,15 @@ class Bridge(Views):
         if any(r.first_audio_at is not None for r in self.client.state.responses.values()):
             self.widget.voice_locked = True
         self.set_status("closed" if self.session.closed else "listening")
+        self.watch_close()
         self.house_handle = self.loop.call_later(HOUSEKEEPING_S, self.housekeep)
+
+    def watch_close(self) -> None:
+        """Learn of the session's close the moment its receive loop ends (a done callback costs no
+        wakeups); ``housekeep`` is the fallback for a client without one."""
+        reader = getattr(self.client, "_reader", None)
+        if isinstance(reader, asyncio.Future):
+            reader.add_done_callback(lambda _task: self.loop.call_soon(self.check_closed))
 
     def detach(self) -> None:
         if not self.attached:
@@ -107,18 +117,77 @@ class Bridge(Views):
     def housekeep(self) -> None:
         if not self.attached:
             return
-        if self.session.closed and self.widget.status != "closed":
-            self.set_status("closed")
-            closed = self.client.closed
-            if closed is not None and getattr(closed, "code", 1000) not in (1000, None):
-                self.set_error(f"connection closed: {closed}")
+        self.check_closed()
         self.house_handle = self.loop.call_later(HOUSEKEEPING_S, self.housekeep)
+
+    def check_closed(self) -> None:
+        """Once the session has closed: tell every view (they stop the mic and playback and show why),
+        stop relaying, and reflect it in the status trait."""
+        if not self.attached or not self.session.closed or self.closed_sent is not None:
+            return
+        state = self.closed_sent = self.end_state()
+        self.ptt_held = False
+        self.ops.clear()
+        self.flush()
+        self.send({"type": "session_closed", **(state or {})})
+        self.set_status("closed")
+
+    def on_connection(self, etype: str, event: dict[str, Any]) -> None:
+        """The session lost its socket and reconnects by itself: the views say so (the mic may stay on:
+        the session keeps what it gets meanwhile and sends it once back), then carry on, or end."""
+        if etype == "reconnecting":
+            self.send({"type": "reconnecting", "message": str(event.get("message") or "")})
+        elif etype == "reconnected":
+            self.watch_close()  # the new socket's receive loop
+            self.send({"type": "reconnected"})
+        else:  # resume_failed: the session is closed now
+            self.loop.call_soon(self.check_closed)
+        self.schedule_flush()
+
+    def end_state(self) -> dict[str, Any] | None:
+        if not self.session.closed:
+            return None
+        return self.closed_sent or end_state(self.client.closed, self.can_resume())
+
+    def can_resume(self) -> bool:
+        """Whether the session can connect again (``Session.reconnect``, where the session has one)."""
+        return callable(getattr(self.session, "areconnect", None)) or callable(getattr(self.session, "reconnect", None))
+
+    async def on_reconnect(self, view: str, rid: Any) -> None:
+        """The view's Reconnect button: ask the session to connect again, if it can."""
+        session: Any = self.session
+        try:
+            if callable(getattr(session, "areconnect", None)):
+                await session.areconnect()
+            elif callable(getattr(session, "reconnect", None)):
+                await self.loop.run_in_executor(None, session.reconnect)
+            else:
+                raise RuntimeError("this session cannot reconnect: run the cell that created it again")
+        except Exception as exc:
+            self.reply(view, rid, error=f"{type(exc).__name__}: {exc}")
+            return
+        self.closed_sent = None
+        if session._client is not self.client:  # a reconnect may bring a new client: follow it
+            self.client.remove_handler("*", self.on_event)
+            if self.on_audio in self.client.audio_listeners:
+                self.client.audio_listeners.remove(self.on_audio)
+            self.client = session._client
+            self.client.add_handler("*", self.on_event)
+            self.client.audio_listeners.append(self.on_audio)
+            self.log_pos = 0
+        self.watch_close()
+        self.set_status("listening")
+        self.set_error("")
+        self.send({"type": "session_open"})
+        self.reply(view, rid, {"ok": True})
 
     # -- events from the session -------------------------------------------------------------------
     def on_event(self, event: dict[str, Any]) -> None:
         etype = event.get("type")
         if not isinstance(etype, str):
             return
+        if event.get("type") != "response.output_audio.delta":  # 50 a second, audio only: not kept
+            self.keep_payload(event)
         iid = _item_id(event)
         rid = event.get("response_id")
         if iid is not None:
@@ -127,6 +196,17 @@ class Bridge(Views):
                 self.item_response[iid] = rid
         if etype in _ORDER_EVENTS:
             self.order_changed = True
+        if etype in ("reconnecting", "reconnected", "resume_failed"):  # the session's own reconnect
+            self.on_connection(etype, event)
+            return
+        if etype == "input_audio_buffer.speech_stopped":
+            self.speech_stopped_at = self.loop.time()
+        elif etype == "response.created" and self.speech_stopped_at is not None:
+            resp = event.get("response") or {}
+            in_band = not ("conversation_id" in resp and resp.get("conversation_id") is None)
+            if isinstance(resp.get("id"), str) and in_band:  # the reply to that speech
+                self.turn_start[resp["id"]] = self.speech_stopped_at
+                self.speech_stopped_at = None
         if etype == "conversation.item.deleted" and iid is not None:
             self.deleted.add(iid)
         elif etype == "response.output_audio.done" and iid is not None:
@@ -196,7 +276,23 @@ class Bridge(Views):
                 "mic_samples": self.mic_samples, "audio_messages": self.audio_messages,
                 "received": dict(self.received), "forwarded": dict(self.forwarded),
                 "interrupts": self.interrupts, "truncates": list(self.truncates), "links": sorted(self.links),
-                "link_messages": {v: {"sent": k.sent, "received": k.received} for v, k in self.links.items()}}
+                "link_messages": {v: {"sent": k.sent, "received": k.received} for v, k in self.links.items()},
+                # the audio owner's player, as of its last ping (every 2 s)
+                "underruns": (self.player_stats.get(self.owner or "") or {}).get("underruns", 0),
+                "prebuffer_ms": (self.player_stats.get(self.owner or "") or {}).get("prebuffer_ms")}
+
+
+def end_state(exc: Any, can_resume: bool) -> dict[str, Any]:
+    """What the views show when the session has closed: ``kind`` (``closed`` by the user, ``expired``,
+    ``lost``), a short ``reason`` for the pill, and whether a Reconnect button makes sense."""
+    code = getattr(exc, "code", None)
+    if isinstance(exc, SessionExpired):
+        return {"kind": "expired", "reason": f"Session expired: {exc.reason or 'maximum length reached'}",
+                "can_resume": can_resume}
+    if code == 1000:
+        return {"kind": "closed", "reason": "Session closed", "can_resume": can_resume}
+    detail = getattr(exc, "reason", "") or f"code {code}"
+    return {"kind": "lost", "reason": f"Connection lost: {detail} (code {code})", "can_resume": can_resume}
 
 
 def run_on_loop(fn: Callable[[], Any]) -> Any:

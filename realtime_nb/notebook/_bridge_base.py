@@ -35,10 +35,12 @@ class WidgetLike(Protocol):
     status: str
     last_error: str
     voice_locked: bool
+    expires_at: float
     mode: str
     vad: str
     voice: str
     barge_in: bool
+    transcribe: bool
     event_log_size: int
 
     def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
@@ -70,6 +72,8 @@ class BridgeBase:
         self.next_id = 0
         # the fast path (``_link``): views whose loopback websocket is up get every message over it
         self.links: dict[str, _link.Link] = {}
+        # what the views' players last reported (with their pings): underruns, adaptive pre-buffer
+        self.player_stats: dict[str, dict[str, Any]] = {}
         self.link_token: str | None = None
 
     # -- sending to the browser --------------------------------------------------------------------

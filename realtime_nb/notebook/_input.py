@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..client.session import Session
 
 MIN_PTT_SAMPLES = SAMPLE_RATE * 100 // 1000   # the server refuses to commit less than 100 ms
+TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"  # what "show my words" asks for (the local server takes any)
+MAX_TEXT = 4000                                # a typed turn longer than this is cut
 
 
 def turn_detection_for(mode: str, vad: str, barge_in: bool = True) -> dict[str, Any] | None:
@@ -45,6 +47,11 @@ def mode_from_config(session: dict[str, Any] | None) -> tuple[str, str | None]:
         return "push_to_talk", None
     vad = td.get("type") if td.get("type") in ("server_vad", "semantic_vad") else None
     return ("hands_free" if td.get("create_response", True) else "manual"), vad
+
+
+def transcription_from_config(session: dict[str, Any] | None) -> bool:
+    """Whether input audio transcription is on in a GA session config."""
+    return bool((((session or {}).get("audio") or {}).get("input") or {}).get("transcription"))
 
 
 def voice_from_config(session: dict[str, Any] | None) -> str | None:
@@ -134,6 +141,20 @@ class Input(Playback):
             self.ptt_held = False
         self.enqueue(lambda: self._update(turn_detection=td))
 
+    def apply_transcription(self) -> None:
+        """The "show my words" toggle: input audio transcription on (the recognizer's default model) or off."""
+        on = bool(self.widget.transcribe)
+        if on == transcription_from_config(self.client.state.session):
+            return
+        config = {"model": TRANSCRIPTION_MODEL} if on else None
+        self.enqueue(lambda: self._update(audio={"input": {"transcription": config}}))
+
+    def on_text(self, text: str) -> None:
+        """A turn typed in the widget: a user message and a response, after what is queued."""
+        text = text.strip()[:MAX_TEXT]
+        if text and not self.session.closed:
+            self.enqueue(lambda: self.session.asay(text, wait=False))
+
     def apply_voice(self) -> None:
         voice = self.widget.voice
         if voice and voice != voice_from_config(self.client.state.session):
@@ -159,3 +180,7 @@ class Input(Playback):
                 self.widget.vad = vad
             if voice is not None:
                 self.widget.voice = voice
+            self.widget.transcribe = transcription_from_config(config)
+            expires = config.get("expires_at")
+            if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+                self.widget.expires_at = float(expires)

@@ -11,6 +11,10 @@ websocket that ends on the session's loop thread, where the bridge runs anyway.
 - Each widget registers with a random token; a view connects to ``/link/<token>/<view id>``. No token,
   no connection (HTTP 403) — a page elsewhere in the browser cannot guess it. The token travels only in
   a custom message: never in synced widget state, so never in a saved notebook.
+- On top of the token, the upgrade's ``Origin`` header must be the origin of a page that asked for the
+  link (each view sends its ``location.origin`` with its ``link`` request, over the authenticated comm):
+  browsers set that header themselves, so another site's page is refused even if it learnt a token
+  (HTTP 403; a request without ``Origin`` is refused too).
 - Frames: a text frame is a message's JSON content; a binary frame is ``u32 big-endian header length +
   JSON content + one buffer`` (every message has at most one buffer).
 - The comm stays: it carries the handshake and the synced traits, and every message of a view whose
@@ -29,12 +33,13 @@ import secrets
 import struct
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..client._wsnow import write_now
 
 log = logging.getLogger("realtime_nb")
 
-__all__ = ["Link", "LinkServer", "decode_frame", "encode_frame", "link_enabled", "server"]
+__all__ = ["Link", "LinkServer", "decode_frame", "encode_frame", "link_enabled", "server", "valid_origin"]
 
 PATH_PREFIX = "/link/"
 MAX_FRAME = 16 * 1024 * 1024
@@ -44,6 +49,15 @@ _HEADER = struct.Struct(">I")
 def link_enabled() -> bool:
     """False when ``REALTIME_NB_LINK`` says off (``0``, ``false``, ``no``, ``off``)."""
     return os.environ.get("REALTIME_NB_LINK", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def valid_origin(origin: Any) -> bool:
+    """An origin a page can have (``http(s)://host[:port]``, no path); not ``"null"`` (sandboxed, file:)."""
+    if not isinstance(origin, str) or len(origin) > 300:
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.path and not parts.query \
+        and f"{parts.scheme}://{parts.netloc}" == origin
 
 
 def encode_frame(content: dict[str, Any], buffer: bytes | None = None) -> str | bytes:
@@ -122,6 +136,7 @@ class LinkServer:
         self.port: int | None = None
         self._server: Any = None
         self._targets: dict[str, Any] = {}   # token -> the widget's Bridge (duck-typed: link_opened/closed, handle)
+        self._origins: dict[str, set[str]] = {}  # token -> the page origins allowed to use it
         self._starting: asyncio.Future[None] | None = None
 
     async def start(self) -> int:
@@ -151,8 +166,14 @@ class LinkServer:
         self._targets[token] = target
         return token
 
+    def allow(self, token: str, origin: str) -> None:
+        """Let pages of ``origin`` connect with ``token`` (the origin a view reported for itself)."""
+        if token in self._targets:
+            self._origins.setdefault(token, set()).add(origin)
+
     def unregister(self, token: str) -> None:
         self._targets.pop(token, None)
+        self._origins.pop(token, None)
 
     def _parse(self, path: str) -> tuple[Any, str] | None:
         """``(target, view)`` for ``/link/<token>/<view>``, else None."""
@@ -167,6 +188,11 @@ class LinkServer:
     def _check(self, connection: Any, request: Any) -> Any:
         if self._parse(request.path) is None:
             return connection.respond(HTTPStatus.FORBIDDEN, "unknown realtime-nb link\n")
+        token = request.path[len(PATH_PREFIX):].split("/", 1)[0]
+        origin = request.headers.get("Origin")
+        if origin is None or origin not in self._origins.get(token, ()):
+            log.info("realtime-nb link: refused an upgrade from origin %r", origin)
+            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed for this realtime-nb link\n")
         return None
 
     async def _serve(self, ws: Any) -> None:

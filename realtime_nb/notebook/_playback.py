@@ -54,6 +54,10 @@ class Playback(Updates):
         self.received[item_id] = self.received.get(item_id, 0) + len(pcm)
         if isinstance(response_id, str):
             self.item_response[item_id] = response_id
+            start = self.turn_start.pop(response_id, None)
+            if start is not None:  # the first audio of a reply to speech: the turn's latency
+                self.latency[response_id] = self.loop.time() - start
+                self.dirty.add(item_id)
         if item_id in self.cut or self.owner is None:
             return
         # a view that starts mid-item (it became the owner late) plays from here: its counts are offset

@@ -8,6 +8,7 @@ most every 40 ms, at a wakeup the loop has anyway when it can; a view that becom
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from ._bridge_base import SAMPLE_RATE, BridgeBase, WidgetLike
@@ -21,20 +22,36 @@ STREAM_SLACK_S = 0.1                    # while the mic streams, its next chunk 
 STREAM_TYPES = ("input_audio_buffer.append",)
 
 
-def compact_rows(rows: Any) -> list[list[Any]]:
+def compact_rows(rows: Any, start: int | None = None) -> list[list[Any]]:
     """Event-log rows (sent and received) as ``[t, dir, type, item_id, response_id, error_code, count]``,
     the rows of one stream (deltas, appends) merged while only stream rows come between them: the mic's
     appends interleave with a reply's deltas, and one row each would push the other events out of the
-    browser's bounded list."""
+    browser's bounded list. With ``start`` (the log index of the first row), each row ends with the log
+    index of its (latest) event, which a view may ask the payload of (``event`` request)."""
     out: list[list[Any]] = []
-    for r in rows:
+    for k, r in enumerate(rows):
         row = _stream_row(out, r.type, r.direction, r.item_id) if _is_stream(r.type) else None
         if row is not None:
             row[0] = round(r.t, 3)
             row[6] += 1
+            if start is not None:
+                row[7] = start + k
         else:
             out.append([round(r.t, 3), r.direction, r.type, r.item_id, r.response_id, r.error_code, 1])
+            if start is not None:
+                out[-1].append(start + k)
     return out
+
+
+def elide_audio(value: Any, key: str = "") -> Any:
+    """A copy of an event for a person to read: base64 audio replaced by its size."""
+    if isinstance(value, dict):
+        return {k: elide_audio(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [elide_audio(v, key) for v in value]
+    if isinstance(value, str) and key in ("audio", "delta") and len(value) > 64 and " " not in value:
+        return f"<{len(value) * 3 // 4} bytes of audio>"
+    return value
 
 
 def _stream_row(out: list[list[Any]], etype: str, direction: str, item_id: str | None) -> list[Any] | None:
@@ -60,11 +77,17 @@ class Updates(BridgeBase):
         self.deleted: set[str] = set()
         self.order_changed = False
         self.log_pos = len(self.client.log)
+        # payloads of the last received events by log index (audio elided), for the event log's rows
+        self.payloads: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self.flush_handle: asyncio.TimerHandle | None = None   # the fallback timer of a wanted flush
         self.flush_due: float | None = None      # when the pending update may go (None: nothing wanted)
         self.flush_soon = False                  # a flush is queued for the end of this wakeup
         self.flushed_at = float("-inf")
         self.mic_at = float("-inf")              # when the last mic chunk came (loop time)
+        # per-turn latency, speech end -> first audio, as the kernel sees it (loop time)
+        self.speech_stopped_at: float | None = None
+        self.turn_start: dict[str, float] = {}   # response id -> the speech_stopped it answers
+        self.latency: dict[str, float] = {}      # response id -> seconds to its first audio
 
     def schedule_flush(self, interval: float = FLUSH_S) -> None:
         """Send the pending UI update once ``interval`` has passed since the last one.
@@ -107,7 +130,8 @@ class Updates(BridgeBase):
         dirty, self.dirty = self.dirty, set()
         deleted, self.deleted = self.deleted, set()
         order_changed, self.order_changed = self.order_changed, False
-        rows = self.client.log.rows_since(self.log_pos)
+        start = self.log_pos
+        rows = self.client.log.rows_since(start)
         self.log_pos += len(rows)
         if not self.views:
             return
@@ -119,9 +143,22 @@ class Updates(BridgeBase):
         if order_changed or deleted:
             msg["order"] = self.client.state.conversation.ids()
         if rows:
-            msg["events"] = compact_rows(rows)
+            msg["events"] = compact_rows(rows, start)
         if len(msg) > 1:
             self.send(msg)
+
+    def keep_payload(self, event: dict[str, Any]) -> None:
+        """Remember a received event (audio elided) under its event-log index: the log just recorded it,
+        and only what the session sent may have come after it (replies sent by the client's routing)."""
+        log = self.client.log
+        n = len(log)
+        etype = event.get("type")
+        for k, row in enumerate(reversed(log.rows_since(max(0, n - 4)))):
+            if row.direction == "received" and row.type == etype:
+                self.payloads[n - 1 - k] = elide_audio(event)
+                break
+        while len(self.payloads) > 4 * int(self.widget.event_log_size):
+            self.payloads.popitem(last=False)
 
     def snapshot(self) -> dict[str, Any]:
         state = self.client.state
@@ -130,7 +167,8 @@ class Updates(BridgeBase):
         entries = [e for e in (self.entry(i) for i in ids + oob_ids) if e is not None]
         size = int(self.widget.event_log_size)
         n = len(self.client.log)
-        rows = compact_rows(self.client.log.rows_since(max(0, n - 8 * size)))[-size:]
+        start = max(0, n - 8 * size)
+        rows = compact_rows(self.client.log.rows_since(start), start)[-size:]
         return {"entries": entries, "order": ids, "events": rows}
 
     def oob_ids_in_order(self) -> list[str]:
@@ -174,6 +212,8 @@ class Updates(BridgeBase):
                             if item_id in self.received_at_cut else None),
             "error": f"transcription failed: {error.get('message') or error.get('code')}" if error else None,
         }
+        if rid in self.latency:
+            entry["latency_ms"] = round(self.latency[rid] * 1000)
         if kind == "tool_call":
             args = item.get("arguments")
             if not args and resp is not None:

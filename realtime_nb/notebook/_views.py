@@ -31,10 +31,21 @@ class Views(Input):
         if view in self.views:
             self.views[view] = time.monotonic()
         if mtype == "link":
-            self.loop.create_task(self.on_link_request(view, content.get("id")))
+            self.loop.create_task(self.on_link_request(view, content.get("id"), content.get("origin")))
         elif mtype == "ready" or mtype == "claim":
             self.loop.create_task(self.on_claim(view, content.get("id"), mtype == "ready",
                                                 bool(content.get("force"))))
+        elif mtype == "ping":  # a view checks that the kernel still answers (it ends itself if not)
+            if isinstance(content.get("underruns"), int):   # the owner's player counters, for stats()
+                self.player_stats[view] = {"underruns": content["underruns"],
+                                           "prebuffer_ms": content.get("prebuffer_ms")}
+            if content.get("id") is not None:
+                self.reply(view, content.get("id"), {"closed": self.session.closed})
+        elif mtype == "event":  # the event log's row was clicked: its payload, if the kernel has it
+            index = content.get("index")
+            self.reply(view, content.get("id"), self.payloads.get(index) if isinstance(index, int) else None)
+        elif mtype == "reconnect":
+            self.loop.create_task(self.on_reconnect(view, content.get("id")))
         elif mtype == "reply":
             fut = self.requests.get(content.get("id"))  # type: ignore[arg-type]
             if fut is not None and not fut.done():
@@ -49,12 +60,26 @@ class Views(Input):
                 self.on_mic(view, buffers[0])
         elif mtype == "ptt":
             self.on_ptt(view, bool(content.get("down")))
+        elif mtype == "text":
+            if isinstance(content.get("text"), str):
+                self.on_text(content["text"])
+        elif mtype == "stop":  # any view may stop the reply; the owner reports what it played
+            if not self.session.closed:
+                self.loop.create_task(self.barge_in("stop", cancel=True))
         elif mtype == "release":
             self.views.pop(view, None)
             if self.owner == view:
                 self.set_owner(None)
         elif mtype == "client_error":
             self.set_error(f"browser: {content.get('message')}")
+
+    def end_state(self) -> dict[str, Any] | None:
+        """The session's end state for the views (``Bridge`` knows it)."""
+        return None
+
+    async def on_reconnect(self, view: str, rid: Any) -> None:
+        """A view's Reconnect button (``Bridge`` implements it)."""
+        self.reply(view, rid, error="cannot reconnect")
 
     # -- the audio owner ---------------------------------------------------------------------------
     async def on_claim(self, view: str, rid: Any, ready: bool, force: bool) -> None:
@@ -67,6 +92,7 @@ class Views(Input):
         result: dict[str, Any] = {"owner": self.owner == view, "owner_view": self.owner}
         if ready:
             result["snapshot"] = self.snapshot()
+            result["closed"] = self.end_state() if self.session.closed else None
         self.reply(view, rid, result)
 
     async def owner_alive(self, asking: str) -> bool:
@@ -91,9 +117,12 @@ class Views(Input):
         self.send({"type": "owner", "owner": view})
 
     # -- the fast path ---------------------------------------------------------------------------
-    async def on_link_request(self, view: str, rid: Any) -> None:
-        """Reply ``{port, token}`` for the view to connect to (``None``: no link, use the comm)."""
-        if not _link.link_enabled():
+    async def on_link_request(self, view: str, rid: Any, origin: Any = None) -> None:
+        """Reply ``{port, token}`` for the view to connect to (``None``: no link, use the comm).
+
+        ``origin`` is the page's own (``location.origin``, sent over the comm, which the notebook server
+        authenticated): only a socket whose ``Origin`` header is that may use the token."""
+        if not _link.link_enabled() or not _link.valid_origin(origin):
             self.reply(view, rid, None)
             return
         try:
@@ -104,6 +133,7 @@ class Views(Input):
             return
         if self.link_token is None:
             self.link_token = _link.server().register(self)
+        _link.server().allow(self.link_token, origin)
         self.reply(view, rid, {"port": port, "token": self.link_token})
 
     def link_opened(self, link: _link.Link) -> None:

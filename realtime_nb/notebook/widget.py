@@ -26,6 +26,11 @@ type                      direction   meaning
 ``ptt``                   JS → K      push-to-talk ``{down: bool}``
 ``release``               JS → K      the view goes away (or gives up audio)
 ``client_error``          JS → K      a browser-side failure (mic permission …) for ``last_error``
+``ping`` (request)        JS → K      is the kernel alive? reply ``{closed}`` (a view ends itself without one)
+``event`` (request)       JS → K      ``{index}`` an event-log row's payload (audio elided), or null
+``reconnect`` (request)   JS → K      the Reconnect button: the session connects again (where it can)
+``text``                  JS → K      ``{text}`` a typed turn (a user message and a response)
+``stop``                  JS → K      "Stop reply" / Esc: stop playback, truncate at what was heard, cancel
 ``reply``                 both        answer to a request ``{id, ok, result | error}``
 ``owner``                 K → JS      ``{owner: view id | null}``
 ``audio`` + 1 buffer      K → JS      assistant PCM16 24 kHz ``{item_id, response_id, samples}``, ≥ 40 ms
@@ -35,6 +40,10 @@ type                      direction   meaning
 ``truncated``             K → JS      ``{item_id, audio_end_ms, played_samples, received_samples}``
 ``update``                K → JS      ``{entries?, order?, events?}`` transcript and event-log changes
 ``notice``                K → JS      ``{text}`` a hint to show
+``session_closed``        K → JS      ``{kind, reason, can_resume}``: stop the mic and playback, show why
+``session_open``          K → JS      the session is back after a Reconnect click
+``reconnecting``          K → JS      ``{message}`` the session lost its socket and reconnects by itself
+``reconnected``           K → JS      it is back, with its conversation
 ========================  ==========  ======================================================================
 
 Messages the kernel sends to one view name it in ``view``; the others ignore them.
@@ -80,6 +89,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     status = t.Enum(STATUSES, "connecting", help="what the conversation is doing").tag(sync=True)
     last_error = t.Unicode("", help="the last error, for the user to see").tag(sync=True)
     voice_locked = t.Bool(False, help="the model has spoken: the voice can no longer change").tag(sync=True)
+    expires_at = t.Float(0.0, help="when the server ends the session (epoch seconds; 0: unknown)").tag(sync=True)
     # -- settings (either side may change them) --------------------------------------------------
     mode = t.Enum(MODES, "hands_free", help="hands_free (VAD + automatic responses), push_to_talk, "
                   "or manual (VAD, responses from your code)").tag(sync=True)
@@ -87,10 +97,15 @@ class RealtimeWidget(anywidget.AnyWidget):
     voice = t.Unicode("").tag(sync=True)
     voices = t.List(t.Unicode(), VOICES).tag(sync=True)
     barge_in = t.Bool(True, help="stop playback and truncate when the user starts speaking").tag(sync=True)
+    transcribe = t.Bool(False, help="show my words: turn input audio transcription on "
+                        "(session.update audio.input.transcription)").tag(sync=True)
     # -- browser-only settings -------------------------------------------------------------------
-    autostart = t.Bool(True, help="start the mic as soon as the audio view renders").tag(sync=True)
+    autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
+                       "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)
     prebuffer_ms = t.Int(100, help="playback jitter buffer before audio starts").tag(sync=True)
+    prebuffer_max_ms = t.Int(400, help="the jitter buffer grows up to this on underruns and shrinks back "
+                             "while playback is stable; = prebuffer_ms: fixed").tag(sync=True)
     chunk_ms = t.Int(40, help="mic chunk length (>= 40 ms)").tag(sync=True)
     mic_device = t.Unicode("", help="deviceId of the mic; '' is the default").tag(sync=True)
     mic_constraints = t.Dict(
@@ -152,6 +167,12 @@ class RealtimeWidget(anywidget.AnyWidget):
             return
         _loop.get_loop().call_soon_threadsafe(self._bridge.apply_mode)
 
+    @t.observe("transcribe")
+    def _transcribe_changed(self, change: Any) -> None:
+        if self._quiet() or not hasattr(self, "_bridge"):
+            return
+        _loop.get_loop().call_soon_threadsafe(self._bridge.apply_transcription)
+
     @t.observe("voice")
     def _voice_changed(self, change: Any) -> None:
         if self._quiet() or not hasattr(self, "_bridge"):
@@ -167,7 +188,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         return max(0, min(5000, int(proposal["value"])))
 
     def stats(self) -> dict[str, Any]:
-        """Kernel-side counters: views, audio owner, mic chunks, audio messages, truncations."""
+        """Kernel-side counters: views, audio owner, mic chunks, audio messages, truncations, and the
+        owner's player as of its last ping (every 2 s): ``underruns`` and its adaptive ``prebuffer_ms``."""
         return run_on_loop(self._bridge.stats)  # type: ignore[no-any-return]
 
     def close(self) -> None:

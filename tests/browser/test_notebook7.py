@@ -76,6 +76,7 @@ def test_widget_in_notebook7(nb7: Notebook7, browser: Any) -> None:
         nb.wait_cell(0, timeout=60)
         nb.page.locator(ROOT).first.wait_for(timeout=30_000)
         nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
+        nb.page.locator(f"{ROOT} [data-testid=rtnb-start]").click()
 
         def debug() -> dict[str, Any]:
             return nb.page.evaluate(_DEBUG_JS) or {}

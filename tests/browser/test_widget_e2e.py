@@ -80,6 +80,7 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server, transpo
     nb.run_cell_and_wait(0, timeout=60)
     nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
     assert nb.page.locator(ROOT).first.get_attribute("data-link") == transport
+    nb.page.locator(f"{ROOT} [data-testid=rtnb-start]").click()   # the mic opens on this click only
     # over the link, its socket runs in a worker that hands the kernel's audio straight to the player
     path = "worker" if transport == "link" else "page"
     nb.wait_until(lambda: _debug(nb).get("micPath") == path and _debug(nb).get("audioPath") == path, 10,
@@ -107,6 +108,19 @@ def test_hands_free_conversation_with_barge_in(open_notebook, rt_server, transpo
     nb.wait_until(lambda: nb.page.locator(f"{ROOT} [data-truncated]").count() > 0, 10,
                   "the transcript marks where the reply was cut")
     nb.screenshot("e2e-after-barge-in", element=ROOT)
+    # the pill during the barge-in: from the user's speech_started to its speech_stopped it says "You are
+    # speaking", also when the cancelled reply's response.done comes in between (it used to say "Listening")
+    history = _debug(nb).get("statusHistory", [])
+    starts = [i for i, (e, _) in enumerate(history) if e == "speech_started"]
+    assert starts, history
+    i = starts[-1]
+    assert history[i][1] == "user_speaking", history[i - 3:i + 6]
+    during = []
+    for event, state in history[i:]:
+        if event == "speech_stopped":
+            break
+        during.append(state)
+    assert set(during) == {"user_speaking"}, history[i:i + 12]
     nb.screenshot("e2e-after-barge-in-page", show=ROOT)
 
     # The reply to the interrupting utterance then plays out; the widget goes back to listening.

@@ -55,9 +55,10 @@ test("underrun mid-item: counted, goes back to buffering, resumes after the pre-
   jb.push("a", block(300));
   pullQuanta(jb, 3); // plays 300 then runs dry
   assert.equal(jb.playedOf("a"), 300);
-  assert.equal(jb.underruns, 1);
   assert.equal(jb.state, "buffering");
-  jb.push("a", block(200)); // below the pre-buffer again
+  assert.equal(jb.underruns, 0); // not yet: the item may just have ended
+  jb.push("a", block(200)); // more of it: that silence was a gap; below the pre-buffer again
+  assert.equal(jb.underruns, 1);
   assert.equal(jb.pull(new Float32Array(Q)), 0);
   jb.push("a", block(100));
   assert.equal(jb.pull(new Float32Array(Q)), Q);
@@ -152,4 +153,54 @@ test("prune keeps the maps bounded", () => {
   jb.prune(16);
   assert.ok(jb.played.size <= 16);
   assert.equal(jb.playedOf("i99"), 10);
+});
+
+test("an item whose end comes late is no underrun", () => {
+  const jb = new JitterBuffer({ prebuffer: 256 });
+  jb.push("a", block(300));
+  pullQuanta(jb, 4);
+  assert.equal(jb.state, "buffering");
+  jb.end("a");
+  assert.equal(jb.state, "idle");
+  jb.push("b", block(300)); // the next item is not a gap of the first
+  assert.equal(jb.underruns, 0);
+});
+
+test("adaptive: an underrun grows the pre-buffer up to its cap; calm playback shrinks it back slowly", () => {
+  const jb = new JitterBuffer({ prebuffer: 2400, maxPrebuffer: 9600, shrinkAfter: 24000, step: 480 });
+  const out = new Float32Array(Q);
+  const playOut = () => { // play until it runs dry
+    do jb.pull(out); while (jb.state === "playing");
+  };
+  jb.push("a", block(2400));
+  playOut();
+  assert.deepEqual([jb.underruns, jb.target], [0, 2400]);
+  jb.push("a", block(3000));                     // more of the item: that was a gap
+  assert.deepEqual([jb.underruns, jb.target], [1, 3600]); // x1.5
+  assert.equal(jb.pull(out), 0);                 // 3000 < 3600: it waits for more now
+  jb.push("a", block(600));
+  assert.equal(jb.pull(out), Q);
+  for (let i = 0; i < 6; i++) {                  // more gaps: never past the cap
+    playOut();
+    jb.push("a", block(jb.target + 20000));
+  }
+  assert.equal(jb.underruns, 7);
+  assert.equal(jb.target, 9600);
+  // stable: every 24000 samples played without an underrun, a tenth of the way back
+  const before = jb.target;
+  for (let i = 0; i < 20000 / Q; i++) jb.pull(out);
+  jb.push("a", block(60000));
+  for (let i = 0; i < 30000 / Q; i++) jb.pull(out);
+  assert.ok(jb.target < before && jb.target >= 2400, String(jb.target));
+  assert.deepEqual(jb.starts.slice(0, 2), [2400, 3600]);
+});
+
+test("fixed by default: no cap above the pre-buffer, underruns do not move it", () => {
+  const jb = new JitterBuffer({ prebuffer: 2400 });
+  const out = new Float32Array(Q);
+  jb.push("a", block(2400));
+  while (jb.pull(out) > 0);
+  jb.push("a", block(100));
+  assert.equal(jb.underruns, 1);
+  assert.equal(jb.target, 2400);
 });

@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TranscriptModel, formatSeconds, splitAtTruncation } from "../../js/transcript.js";
 import { EventRing, isStreamType } from "../../js/eventlog.js";
-import { displayStatus } from "../../js/ui.js";
 
 test("transcript: entries upsert in place, order from the kernel, out-of-band apart", () => {
   const m = new TranscriptModel();
@@ -66,15 +65,6 @@ test("event ring: interleaved streams (mic appends, reply deltas) keep one row e
   assert.deepEqual(ring.filter("", true).map((r) => r.type), ["conversation.item.truncate"]);
 });
 
-test("status pill: local playback shows speaking, the kernel's urgent states win", () => {
-  assert.equal(displayStatus("listening", true), "speaking");
-  assert.equal(displayStatus("thinking", true), "speaking");
-  assert.equal(displayStatus("user_speaking", true), "user_speaking");
-  assert.equal(displayStatus("error", true), "error");
-  assert.equal(displayStatus("speaking", false), "speaking");
-  assert.equal(displayStatus("listening", false), "listening");
-});
-
 test("out-of-band metadata is shown in a few words", async () => {
   const { formatMetadata } = await import("../../js/transcript.js");
   assert.equal(formatMetadata({ realtime_nb: "classify", classify_id: "cls_1", topic: "routing", n: 2 }),
@@ -99,4 +89,26 @@ test("a whitespace-only unheard rest splits as whitespace (the view drops it)", 
   const [heard, rest] = splitAtTruncation("Hello there. ", 1900, 2000);
   assert.equal(heard + rest, "Hello there. ");
   assert.ok(!/\S/.test(rest));
+});
+
+test("cut marks fall on word boundaries, never inside a word", async () => {
+  const text = "You asked about the lighthouse keeper";
+  for (let ms = 0; ms <= 2000; ms += 50) {
+    const [heard, rest] = splitAtTruncation(text, ms, 2000);
+    assert.equal(heard + rest, text);
+    const before = heard.at(-1);
+    const after = rest[0];
+    assert.ok(!before || !after || /\s/.test(before) || /\s/.test(after), `${ms} ms: "${heard}✂${rest}"`);
+  }
+  assert.deepEqual(splitAtTruncation(text, 60, 2000), ["", text]); // "Y✂ou" was the bug: nothing heard yet
+});
+
+test("entries with nothing to show are not drawn; audio, text, streaming and cuts are", async () => {
+  const { isEmpty } = await import("../../js/transcript.js");
+  assert.equal(isEmpty({ id: "a", kind: "assistant", status: "incomplete", text: "", has_audio: true, audio_ms: 0 }), true);
+  assert.equal(isEmpty({ id: "u", kind: "user", status: "completed", text: null, has_audio: true, audio_ms: 0 }), true);
+  assert.equal(isEmpty({ id: "u", kind: "user", status: "completed", text: null, has_audio: true, audio_ms: 1900 }), false);
+  assert.equal(isEmpty({ id: "a", kind: "assistant", status: "in_progress", text: "", audio_ms: 0 }), false);
+  assert.equal(isEmpty({ id: "a", kind: "assistant", status: "incomplete", text: "", audio_ms: 0, truncated_ms: 0 }), false);
+  assert.equal(isEmpty({ id: "t", kind: "tool_call", status: "completed", audio_ms: 0 }), false);
 });

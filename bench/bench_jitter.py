@@ -1,0 +1,111 @@
+"""Playback gaps at the local server's real-time pace: the adaptive jitter buffer against the fixed 100 ms one.
+
+What it measures: the local server (``LocalServer(pace="realtime")``, in this process, as the embedded
+server runs in a kernel) streams long spoken replies to a ``Session``; the arrival time of every audio delta
+at the session's loop thread is recorded, on this machine, under whatever load it has. That one trace is
+then replayed (``bench/jitter_replay.mjs``, Node) through the player's own jitter buffer (``js/jitter.js``,
+the code the AudioWorklet runs) on an ideal 24 kHz render clock, once per setting — so every setting meets
+the very same network and scheduling jitter (the baseline is the same run):
+
+- ``fixed_100``: the old player, a fixed 100 ms pre-buffer (the baseline);
+- ``adaptive``: starts at 100 ms, grows on each underrun up to 400 ms, shrinks back while stable (the
+  widget's default);
+- ``fixed_400``: what the issue found gap-free at this pace, for reference.
+
+Reported: underruns per minute of audio played and the median pre-buffer (time-weighted while playing).
+Goal: 0 underruns per minute at <= 150 ms median pre-buffer. Not covered: the kernel -> browser hop and the
+browser's own scheduling (bench_relay.py measures those).
+
+    python bench/bench_jitter.py            # ~90 s of audio
+    python bench/bench_jitter.py --quick    # ~15 s
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import _common
+
+import realtime_nb as rt
+from realtime_nb.server import LocalServer
+
+HERE = Path(__file__).resolve().parent
+SETTINGS = {
+    "fixed_100": {"prebuffer_ms": 100},
+    "adaptive": {"prebuffer_ms": 100, "max_ms": 400},
+    "fixed_400": {"prebuffer_ms": 400},
+}
+STORY = ("Please tell me a long story about the sea, the wind, the old lighthouse keeper and his grey cat, "
+         "the storm that came in the night, the ship that was saved at dawn, and what the keeper said to the "
+         "captain when they met on the harbour wall the next morning while the gulls were crying overhead")
+
+
+def record(seconds: float) -> dict:
+    """Arrival times (ms, monotonic) of audio deltas and item ends from the real-time local server."""
+    events: list[list] = []
+    lock = threading.Lock()
+    t0 = time.monotonic()
+
+    def on_delta(e: dict) -> None:
+        with lock:
+            events.append([(time.monotonic() - t0) * 1000, "push", e["item_id"], len(e["delta"]) * 3 // 4 // 2])
+
+    def on_done(e: dict) -> None:
+        with lock:
+            events.append([(time.monotonic() - t0) * 1000, "end", e["item_id"]])
+
+    with LocalServer(port=0, pace="realtime") as server, rt.connect(url=server.url) as s:
+        s.on("response.output_audio.delta", on_delta)
+        s.on("response.output_audio.done", on_done)
+        audio = 0.0
+        while audio < seconds:
+            r = s.say(STORY, timeout=120)
+            audio += r.audio_seconds
+    with lock:
+        return {"rate": 24000, "events": sorted(events, key=lambda e: e[0]), "audio_s": audio}
+
+
+def replay(trace: dict) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(trace, f)
+    try:
+        out = subprocess.run(["node", str(HERE / "jitter_replay.mjs"), f.name, json.dumps(SETTINGS)],
+                             capture_output=True, text=True, check=True, timeout=300).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out)
+
+
+def main() -> int:
+    args = _common.parser(__doc__.splitlines()[0]).parse_args()
+    seconds = 15.0 if args.quick else 90.0
+    load0 = os.getloadavg()
+    trace = record(seconds)
+    results = replay(trace)
+    base, adaptive = results["fixed_100"], results["adaptive"]
+    rows = [(name, f"{r['underruns']}", f"{r['underruns_per_min']:.2f}", f"{r['prebuffer_ms']['median']:.0f}",
+             f"{r['prebuffer_ms']['max']:.0f}", f"{r['played_s']:.1f}") for name, r in results.items()]
+    print(_common.table(["setting", "underruns", "per min", "median pre-buffer ms", "max ms", "audio s"], rows,
+                        title=f"jitter buffer at pace=realtime, one trace of {trace['audio_s']:.0f} s "
+                              f"(load {load0[0]:.1f} -> {os.getloadavg()[0]:.1f})"))
+    meets = adaptive["underruns_per_min"] == 0 and adaptive["prebuffer_ms"]["median"] <= 150
+    ratios = {"underruns_adaptive_over_fixed_100": _common.ratio(adaptive["underruns"], base["underruns"]),
+              "median_prebuffer_adaptive_over_fixed_100": _common.ratio(adaptive["prebuffer_ms"]["median"],
+                                                                       base["prebuffer_ms"]["median"])}
+    print(f"ratios: {ratios}; goal (0 underruns/min at <= 150 ms median) met: {meets}")
+    _common.write_result("bench_jitter", {
+        "settings": SETTINGS, "results": results, "ratios": ratios, "audio_s": trace["audio_s"],
+        "deltas": sum(1 for e in trace["events"] if e[1] == "push"), "load_average_end": list(os.getloadavg()),
+        "goal": "0 underruns per minute at <= 150 ms median pre-buffer", "meets_goal": meets,
+    }, args.out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
