@@ -1,5 +1,8 @@
 """The local Realtime server's I/O layer: websockets in, engine, websockets out.
 
+The port is served by aiohttp (``http.py``: the WebSocket and the REST endpoints, client secrets and
+WebRTC calls); a WebRTC call (``calls.py``) runs the same ``_Connection`` over its own socket.
+
 ``LocalServer`` runs an asyncio loop in its own daemon thread (or in the foreground for
 ``realtime-nb serve``). Each connection gets an ``Engine``; one writer task per connection sends event
 batches in the order the engine produced them, so replies and streamed response events never interleave
@@ -13,14 +16,11 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
 
 from ..protocol import dialect
 from ..protocol.codec import decode, encode
@@ -28,16 +28,17 @@ from ..protocol.errors import EventError
 from ..protocol.redact import RedactKey
 from .brain_api import BrainError
 from .brains import make_brain
+from .calls import Calls, CallSocket, Socket
 from .engine import Engine
+from .http import HttpServer
 from .runner import ResponseRun
+from .secrets import ClientSecrets
 from .transcription import TranscriptionJob
 from .vad import BACKENDS, available_backends
 
 log = logging.getLogger("realtime_nb.server")
-ws_log = logging.getLogger("realtime_nb.server.websocket")  # websockets' own log, keys masked
+ws_log = logging.getLogger("realtime_nb.server.websocket")  # the handshakes, keys masked
 ws_log.addFilter(RedactKey())
-
-MAX_FRAME = 32 * 1024 * 1024   # an append of 15 MiB of audio is ~20 MiB of base64 JSON
 PACES = {"fast": 0.0, "realtime": 1.0}
 
 
@@ -111,7 +112,7 @@ class _Workers:
 class _Connection:
     """Drives one engine over one websocket."""
 
-    def __init__(self, ws: ServerConnection, engine: Engine, *, beta: bool, pace: float,
+    def __init__(self, ws: Socket, engine: Engine, *, beta: bool, pace: float,
                  workers: _Workers) -> None:
         self.ws, self.engine, self.beta, self.pace, self.workers = ws, engine, beta, pace, workers
         self.queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
@@ -282,7 +283,9 @@ class LocalServer:
         self.max_session_s, self.chunk_ms = max_session_s, chunk_ms
         self.engines: list[Engine] = []
         self._workers = _Workers()
-        self._server: Server | None = None
+        self.secrets = ClientSecrets(api_key)
+        self.calls = Calls(self._call_connection, lambda: self.host in ("127.0.0.1", "localhost", "::1"))
+        self._server: HttpServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -295,7 +298,7 @@ class LocalServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the server is not running; call start() or use it as a context manager")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -308,14 +311,16 @@ class LocalServer:
         """Serve until ``stop()``; used by the thread and by ``realtime-nb serve``."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        async with serve(self._handler, self.host, self._port, process_request=self._process_request,
-                         select_subprotocol=self._select_subprotocol, max_size=MAX_FRAME,
-                         compression=None, ping_interval=20, ping_timeout=20, logger=ws_log) as server:
-            self._server = server
+        server = HttpServer(self._handler, self.secrets, self.calls, ws_log)
+        await server.start(self.host, self._port)
+        self._server = server
+        try:
             if ready is not None:
                 ready.set()
             await self._stopped.wait()
-        self._server = None
+        finally:
+            await server.stop()
+            self._server = None
 
     def start(self) -> LocalServer:
         if self._thread is not None:
@@ -354,48 +359,57 @@ class LocalServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- websockets hooks ----------------------------------------------------------------------
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path.rstrip("/")
-        if path in ("", "/health", "/v1"):
-            return connection.respond(200, "realtime-nb local Realtime server: connect to ws://…/v1/realtime\n")
-        if path != "/v1/realtime":
-            return connection.respond(404, f"Not found: {path}. The Realtime endpoint is /v1/realtime.\n")
-        return None
-
-    @staticmethod
-    def _select_subprotocol(connection: ServerConnection, subprotocols: Sequence[Subprotocol]
-                            ) -> Subprotocol | None:
-        return Subprotocol("realtime") if "realtime" in subprotocols else None
-
-    async def _handler(self, ws: ServerConnection) -> None:
+    # -- connections -----------------------------------------------------------------------------
+    async def _handler(self, ws: Any) -> None:
+        """One WebSocket (``http.WebSocketAdapter``): a session, or the sideband of a call (``?call_id=``)."""
         request = ws.request
-        assert request is not None
         headers = request.headers
         offered = _offered(headers)
         query = parse_qs(urlsplit(request.path).query)
         beta = "realtime=v1" in headers.get("OpenAI-Beta", "") or "openai-beta.realtime-v1" in offered
-        if self.api_key is not None:
-            key = _bearer(headers, offered)
-            if key != self.api_key:
-                if key is None:
-                    err = EventError("invalid_api_key", "Missing bearer or basic authentication in header.")
-                else:
-                    err = EventError("invalid_api_key", "Incorrect API key provided.")
-                await ws.send(encode(err.to_event()))
-                await ws.close(3000, "invalid_request_error.invalid_api_key")
-                return
-        model = (query.get("model") or [""])[0]
+        try:
+            grant = self.secrets.check(_bearer(headers, offered))  # the regular key or a live ek_ key
+        except EventError as refused:
+            await ws.send(encode(refused.to_event()))
+            await ws.close(3000, "invalid_request_error.invalid_api_key")
+            return
+        if "call_id" in query:
+            await self._sideband(ws, query["call_id"][0])
+            return
+        model = (query.get("model") or [""])[0] or grant.model or ""
         if not model:
             err = EventError("missing_model", "You must provide a model parameter, e.g. "
                              "/v1/realtime?model=gpt-realtime-1.5.", "model")
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.missing_model")
             return
+        engine = self._engine(model, grant.session)
+        await self._run(_Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers))
+
+    def _engine(self, model: str, session: dict[str, Any] | None) -> Engine:
         engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms,
                         vad_backend=self.vad, transcript_wait_s=self.transcript_wait_s)
-        self.engines.append(engine)
+        if session:  # the session an ephemeral key or a call's request configured (already validated)
+            engine.receive({"type": "session.update", "session": session})
+        return engine
+
+    async def _run(self, conn: _Connection) -> None:
+        self.engines.append(conn.engine)
         try:
-            await _Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers).run()
+            await conn.run()
         finally:
-            self.engines.remove(engine)
+            self.engines.remove(conn.engine)
+
+    def _call_connection(self, socket: CallSocket, model: str, session: dict[str, Any]
+                         ) -> tuple[_Connection, Any]:
+        conn = _Connection(socket, self._engine(model, session), beta=False, pace=self.pace, workers=self._workers)
+        return conn, self._run(conn)
+
+    async def _sideband(self, ws: Any, call_id: str) -> None:
+        call = self.calls.get(call_id)
+        if call is None:
+            err = EventError("invalid_value", f"No call with id '{call_id}' exists.", "call_id")
+            await ws.send(encode(err.to_event()))
+            await ws.close(4000, "invalid_request_error.invalid_value")
+            return
+        await call.attach(ws)
