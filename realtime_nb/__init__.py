@@ -15,6 +15,7 @@ from __future__ import annotations
 from . import notebook as _notebook
 from .client import _hooks
 from .client.response import Response, ref
+from .client.secrets import client_secret
 from .client.session import Session, aconnect, connect
 from .errors import (
     ClassificationError,
@@ -71,6 +72,7 @@ __all__ = [
     "ToolError",
     "__version__",
     "aconnect",
+    "client_secret",
     "connect",
     "ref",
 ]

@@ -16,6 +16,7 @@ PUBLIC = {
     "ToolError",
     "__version__",
     "aconnect",
+    "client_secret",
     "connect",
     "ref",
 }

@@ -470,8 +470,9 @@ def _prepare(model: str | None, url: str | None, api_key: str | None, fields: di
     return target, model or _target.DEFAULT_MODEL, session
 
 
-async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float) -> Client:
-    client = Client(target, model, target.realtime_url(model))
+async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float,
+                call_id: str | None = None) -> Client:
+    client = Client(target, model, target.realtime_url(model, call_id))
     client.tool_runner = _toolrun.follow_tools
     await client.open(timeout)
     if session is not None:
@@ -484,13 +485,14 @@ async def _open(target: _target.Target, model: str, session: dict[str, Any] | No
 
 
 def connect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
-            timeout: float = 20.0, **session_fields: Any) -> Session:
+            timeout: float = 20.0, call_id: str | None = None, **session_fields: Any) -> Session:
     """Open a Realtime session; returns once ``session.created`` (and ``session.updated``) arrived.
 
     Target: ``url`` > ``REALTIME_NB_URL`` > OpenAI GA (``api_key`` or ``OPENAI_API_KEY``) > an embedded
     local server (offline, started on demand). ``model`` defaults to ``"gpt-realtime"``.
     ``session_fields`` are session fields in GA or beta names (``voice``, ``instructions``,
-    ``turn_detection=None``, ``modalities``, ``input_audio_format`` …).
+    ``turn_detection=None``, ``modalities``, ``input_audio_format`` …). ``call_id``: attach as the
+    sideband of that WebRTC call (``?call_id=``; the call's audio stays on its peer connection).
 
     >>> s = rt.connect(url="ws://127.0.0.1:8765/v1", voice="marin", instructions="Be brief.")  # doctest: +SKIP
     """
@@ -499,7 +501,7 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
     if uses_local:
         target = _target.Target(_target.acquire_local(), "local", target.api_key)
     try:
-        client = _run(_open(target, model, session, timeout), _FOREVER, "realtime_nb.connect()")
+        client = _run(_open(target, model, session, timeout, call_id), _FOREVER, "realtime_nb.connect()")
     except BaseException:
         if uses_local:
             _target.release_local()
@@ -508,14 +510,14 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
 
 
 async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
-                   timeout: float = 20.0, **session_fields: Any) -> Session:
+                   timeout: float = 20.0, call_id: str | None = None, **session_fields: Any) -> Session:
     """The async ``connect``: ``async with await rt.aconnect() as s: ...``."""
     target, model, session = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
         target = _target.Target(await asyncio.to_thread(_target.acquire_local), "local", target.api_key)
     try:
-        client = await _loop.run_async(_open(target, model, session, timeout))
+        client = await _loop.run_async(_open(target, model, session, timeout, call_id))
     except BaseException:
         if uses_local:
             await asyncio.to_thread(_target.release_local)
