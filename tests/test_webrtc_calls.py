@@ -16,10 +16,10 @@ import pytest
 
 pytest.importorskip("aiortc")
 
-from rtcpeer import Browser  # noqa: E402
+from rtcpeer import Browser
 
-import realtime_nb as rt  # noqa: E402
-from realtime_nb.client.calls import acreate_call  # noqa: E402
+import realtime_nb as rt
+from realtime_nb.client.calls import acreate_call
 
 
 def run(coro, timeout: float = 90.0):
