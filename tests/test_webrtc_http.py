@@ -132,3 +132,25 @@ def test_unknown_call_sideband_and_hangup(keyed):
         await b.close()
 
     run(main())
+
+
+def test_stopping_the_server_ends_its_calls_and_their_sidebands():
+    async def main(server: LocalServer):
+        b = Browser()
+        answer = await acreate_call(await b.offer(), url=server.url)
+        await b.accept(answer.sdp)
+        await b.until("session.created")
+        s = await rt.aconnect(url=server.url, call_id=answer.call_id)
+        closed = asyncio.Event()
+        b.channel.on("close", closed.set)
+        await asyncio.to_thread(server.stop)
+        await asyncio.wait_for(closed.wait(), 10)               # the browser's channel closes
+        assert s.closed and not server.calls.calls
+        await s.aclose()
+        await b.close()
+
+    server = LocalServer().start()
+    try:
+        run(main(server))
+    finally:
+        server.stop()

@@ -282,8 +282,12 @@ class Calls:
         if reason is not None:
             raise CallError(501, EventError("webrtc_unavailable", reason))
         call = Call(new_id("rtc"), self, loopback=self.loopback())
-        answer = await call.start(sdp, model_id, update, self.factory)
-        self.calls[call.id] = call
+        self.calls[call.id] = call  # before it starts: a call that ends at once forgets itself
+        try:
+            answer = await call.start(sdp, model_id, update, self.factory)
+        except BaseException:
+            self.forget(call)
+            raise
         return call.id, answer
 
     def get(self, call_id: str) -> Call | None:
