@@ -171,14 +171,17 @@ class Call:
     async def broadcast(self, message: str | bytes) -> None:
         if isinstance(message, str):
             head = message[:72]
-            if '"response.output_audio.delta"' in head:
-                self._voice(decode(message))
-                return
-            if '"response.done"' in head:
-                self._response_done(decode(message))
-            elif '"input_audio_buffer.speech_started"' in head:
-                self._speech_started()
-            self.peer.send(message)
+            try:
+                if '"response.output_audio.delta"' in head:
+                    self._voice(decode(message))
+                    return
+                if '"response.done"' in head:
+                    self._response_done(decode(message))
+                elif '"input_audio_buffer.speech_started"' in head:
+                    self._speech_started()
+                self.peer.send(message)
+            except Exception:  # our own fault: log it, keep the call's event stream going
+                log.exception("call %s: could not handle an outgoing event", self.id)
         for sideband in list(self.sidebands):
             try:
                 await sideband.send(message)
@@ -243,7 +246,12 @@ class Call:
     # -- audio in ----------------------------------------------------------------------------------
     def _mic(self, pcm: np.ndarray) -> None:
         if self.conn is not None and not self.ended:
-            self.conn.emit(self.conn.engine.append_pcm(pcm.astype(np.int16, copy=False)))
+            try:
+                events = self.conn.engine.append_pcm(pcm.astype(np.int16, copy=False))
+            except Exception:  # a VAD fault must not stop the mic track for the rest of the call
+                log.exception("call %s: input audio failed", self.id)
+                return
+            self.conn.emit(events)
 
     # -- sidebands -----------------------------------------------------------------------------------
     async def attach(self, ws: Socket) -> None:

@@ -164,7 +164,9 @@ class Peer:
         self.pc = RTCPeerConnection(configuration())
         self.voice = VoiceTrack(on_started, on_drained)
         self.channel: Any = None
-        self._outbox: list[str] = []
+        # events before the channel opens (session.created first); bounded: a peer without the channel
+        # must not grow it for the whole call (its sidebands still get every event)
+        self._outbox: collections.deque[str] = collections.deque(maxlen=4096)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.connected = asyncio.Event()
