@@ -14,6 +14,10 @@ time, over and over: 0.4 s of silence, a spoken question (espeak-ng), silence wh
   session's loop) and receives every reply audio delta. The widget's comm traffic (mic chunks in,
   audio out to the browser) is *not* included: the relay costs at least this much.
 
+*Barge-in silence* (webrtc): a third window per pair, where the browser speaks the question again 0.6 s
+into each reply; from the first sample of that speech on its mic track to the end of the last loud
+20 ms of the voice before it goes quiet.
+
 **Measured**, windows alternating webrtc / relay, ``--pairs`` times: the kernel process's CPU time
 (user + system, all threads) per wall second of the window; turns answered in the window. *Mouth to
 ear*: for webrtc, the browser's own clock from the end of each spoken question on its mic track to the
@@ -78,11 +82,13 @@ def _server_process(conn: Any) -> None:
 
 # -- the browser stand-in (webrtc windows) -----------------------------------------------------------------
 
-def _browser_process(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float) -> None:
-    asyncio.run(_browser(conn, pcm, speech_end, seconds))
+def _browser_process(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float, mode: str) -> None:
+    asyncio.run(_browser(conn, pcm, speech_end, seconds, mode))
 
 
-async def _browser(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float) -> None:
+async def _browser(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float, mode: str) -> None:
+    """``mode``: "cycle" (the question cycle, over and over) or "bargein" (a question; 0.6 s into the
+    reply, the question again, over the voice; then the reply to it plays out; repeat)."""
     import fractions
 
     from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
@@ -90,13 +96,28 @@ async def _browser(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float
 
     from realtime_nb.server.webrtc import configuration, loopback_only
 
-    ends: list[float] = []       # loop time at which each question's last sample went out
     loud: list[float] = []       # loop time of each loud 20 ms block of the voice
+    noise = (np.random.default_rng(3).standard_normal(RATE) * 32768 * 10 ** (-60 / 20)).astype(np.int16)
+    lead, end_at = round(LEAD_S * RATE), round(speech_end * RATE)
+    speech = pcm[lead:end_at]
 
     class Mic(MediaStreamTrack):
+        """Queued PCM in real time, faint noise otherwise; ``marks``: (loop time, tag) when a marked
+        sample goes out."""
+
         kind = "audio"
-        start: float | None = None
-        pts = 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.queue = np.zeros(0, np.int16)
+            self.start: float | None = None
+            self.pts = 0
+            self.pending: list[tuple[int, str]] = []   # (samples into the queue, tag)
+            self.marks: list[tuple[float, str]] = []
+
+        def say(self, audio: np.ndarray, tags: list[tuple[int, str]]) -> None:
+            self.pending += [(len(self.queue) + at, tag) for at, tag in tags]
+            self.queue = np.concatenate([self.queue, audio])
 
         async def recv(self) -> AudioFrame:
             loop = asyncio.get_running_loop()
@@ -105,10 +126,13 @@ async def _browser(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float
             else:
                 self.pts += 480
                 await asyncio.sleep(max(0.0, self.start + self.pts / RATE - loop.time()))
-            at = self.pts % pcm.size
-            chunk = np.take(pcm, range(at, at + 480), mode="wrap")
-            if at <= round(speech_end * RATE) < at + 480:
-                ends.append(loop.time())
+            chunk = noise[self.pts % (RATE - 480):][:480].copy()
+            n = min(480, len(self.queue))
+            chunk[:n] = self.queue[:n]
+            self.queue = self.queue[n:]
+            now = loop.time()
+            self.marks += [(now, tag) for at, tag in self.pending if at < 480]
+            self.pending = [(at - 480, tag) for at, tag in self.pending if at >= 480]
             frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
             frame.sample_rate, frame.pts, frame.time_base = RATE, self.pts, fractions.Fraction(1, RATE)
             return frame
@@ -132,6 +156,26 @@ async def _browser(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float
                 if np.sqrt(np.mean(x * x)) > 300:
                     loud.append(asyncio.get_running_loop().time())
 
+    async def quiet_for(gap: float, limit: float) -> float:
+        """Wait until the voice has been quiet for ``gap`` s (at most ``limit`` s); the last loud time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline:
+            last = loud[-1] if loud else 0.0
+            if loop.time() - last >= gap:
+                return last
+            await asyncio.sleep(0.02)
+        return loud[-1] if loud else 0.0
+
+    async def loud_after(t: float, limit: float) -> float | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline:
+            if loud and loud[-1] > t:
+                return next(x for x in loud if x > t)
+            await asyncio.sleep(0.02)
+        return None
+
     pc.on("track", lambda track: asyncio.ensure_future(record(track)))
     with loopback_only():
         await pc.setLocalDescription(await pc.createOffer())
@@ -139,15 +183,39 @@ async def _browser(conn: Any, pcm: np.ndarray, speech_end: float, seconds: float
     answer = await asyncio.to_thread(conn.recv)
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
     await asyncio.wait_for(opened.wait(), 10)
-    mic.start = None  # the cycle starts now
     conn.send("ready")
-    await asyncio.sleep(seconds)
-    latencies = []
-    for end in ends:
-        after = [t for t in loud if t > end]
-        if after and after[0] - end < CYCLE_S - 1:
-            latencies.append((after[0] - end) * 1000)
-    conn.send({"mouth_to_ear_ms": latencies})
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + seconds
+    latencies, silences = [], []
+    async def next_mark(after: int, tag: str) -> float:
+        while True:
+            found = [t for t, g in mic.marks[after:] if g == tag]
+            if found:
+                return found[0]
+            await asyncio.sleep(0.01)
+
+    while loop.time() < stop_at - CYCLE_S:
+        while len(mic.queue):  # the rest of the previous cycle plays out first
+            await asyncio.sleep(0.02)
+        n = len(mic.marks)
+        # bargein: the question alone, so that the interruption goes out the moment it is queued
+        mic.say(pcm if mode == "cycle" else pcm[:end_at], [(end_at, "end")])
+        said = await asyncio.wait_for(next_mark(n, "end"), CYCLE_S)
+        first = await loud_after(said, CYCLE_S - 1)
+        if first is not None:
+            latencies.append((first - said) * 1000)
+        if mode == "bargein" and first is not None:
+            await asyncio.sleep(0.6)
+            n = len(mic.marks)
+            mic.say(speech, [(0, "barge")])
+            barge = await asyncio.wait_for(next_mark(n, "barge"), 2)
+            last = await quiet_for(0.4, 3.0)
+            if last > barge:
+                silences.append((last + 0.02 - barge) * 1000)   # the end of the last loud block
+            await loud_after(loop.time(), 3.0)                   # the reply to the interruption …
+            await quiet_for(0.6, 5.0)                            # … plays out
+    await asyncio.sleep(max(0.0, stop_at - loop.time()))
+    conn.send({"mouth_to_ear_ms": latencies, "bargein_silence_ms": silences})
     await pc.close()
 
 
@@ -207,9 +275,10 @@ def _relay_window(s: Any, audio_in: Any, pcm: np.ndarray, speech_end: float, sec
     return {"cpu_ms": cpu * 1000, "wall_s": wall, "turns": turns, "mouth_to_ear_ms": latencies}
 
 
-def _webrtc_window(kernel: Any, ctx: Any, pcm: np.ndarray, speech_end: float, seconds: float) -> dict[str, Any]:
+def _webrtc_window(kernel: Any, ctx: Any, pcm: np.ndarray, speech_end: float, seconds: float,
+                   mode: str = "cycle") -> dict[str, Any]:
     here, there = ctx.Pipe()
-    browser = ctx.Process(target=_browser_process, args=(there, pcm, speech_end, seconds + 1.0), daemon=True)
+    browser = ctx.Process(target=_browser_process, args=(there, pcm, speech_end, seconds + 1.0, mode), daemon=True)
     browser.start()
     offer = here.recv()
     kernel.send(("webrtc", seconds, offer))
@@ -238,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     k_here, k_there = ctx.Pipe()
     kernel = ctx.Process(target=_kernel_process, args=(k_there, url, pcm, speech_end), daemon=True)
     kernel.start()
-    runs: dict[str, list[dict[str, Any]]] = {"webrtc": [], "relay": []}
+    runs: dict[str, list[dict[str, Any]]] = {"webrtc": [], "relay": [], "webrtc_bargein": []}
     try:
         for i in range(pairs):
             for mode in (("webrtc", "relay") if i % 2 == 0 else ("relay", "webrtc")):
@@ -252,6 +321,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 m2e = res.get("mouth_to_ear_ms") or [float("nan")]
                 print(f"  {mode:6s} #{i + 1}: kernel {res['cpu_ms_per_s']:.2f} ms CPU/s, {res['turns']} turns, "
                       f"mouth-to-ear median {statistics.median(m2e):.0f} ms", flush=True)
+            res = _webrtc_window(k_here, ctx, pcm, speech_end, max(window, 12.0), mode="bargein")
+            runs["webrtc_bargein"].append(res)
+            cut = res.get("bargein_silence_ms") or [float("nan")]
+            print(f"  barge-in #{i + 1}: silence {statistics.median(cut):.0f} ms after the user starts speaking "
+                  f"({len(res.get('bargein_silence_ms', []))} interruptions)", flush=True)
     finally:
         k_here.send(None)
         kernel.join(15)
@@ -276,7 +350,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ["kernel CPU on webrtc, ms/s", round(webrtc_cpu, 3), f"<= {GOAL_MS_PER_S}"],
         ["relay / webrtc kernel CPU", round(ratio(relay_cpu, webrtc_cpu), 2), ""],
     ])
+    cuts = [v for r in runs["webrtc_bargein"] for v in r.get("bargein_silence_ms", [])]
+    bargein = statistics.median(cuts) if cuts else float("nan")
+    print(f"barge-in on webrtc: the voice stops {bargein:.0f} ms (median of {len(cuts)}) after the user starts "
+          "speaking (the server's VAD onset, the cut, aiortc's jitter buffer)")
     result = {"config": {"quick": args.quick, "pairs": pairs, "window_s": window}, "runs": runs,
+              "bargein_silence_ms": {"webrtc": bargein, "n": len(cuts)},
               "webrtc_kernel_ms_per_s": webrtc_cpu, "relay_kernel_ms_per_s": relay_cpu,
               "relay_over_webrtc": ratio(relay_cpu, webrtc_cpu),
               "mouth_to_ear_ms": {"webrtc": m2e("webrtc"), "relay_to_kernel": m2e("relay")},
