@@ -69,8 +69,20 @@ def test_sdk_calls_create_unified_and_an_ephemeral_key_with_a_bare_offer(keyed):
         assert raw.status_code == 201
         await b3.accept(raw.http_response.text)
         assert (await b3.until("session.created"))["session"]["instructions"] == "From the key."
-        await b2.close()
-        await b3.close()
+        # the unified form with an ek_ key: the form's session goes on top of the key's
+        b4 = Browser()
+        async with httpx.AsyncClient(trust_env=False, timeout=20) as http:
+            r = await http.post(http_base(keyed) + "/realtime/calls",
+                                headers={"Authorization": f"Bearer {secret.value}"},
+                                files={"sdp": (None, (await b4.offer()).encode(), "application/sdp"),
+                                       "session": (None, b'{"type": "realtime", "instructions": "From the form."}',
+                                                   "application/json")})
+        assert r.status_code == 201, r.text
+        await b4.accept(r.text)
+        created = (await b4.until("session.created"))["session"]
+        assert created["instructions"] == "From the form." and created["audio"]["output"]["voice"] == "ash"
+        for peer in (b2, b3, b4):
+            await peer.close()
 
     run(main())
 

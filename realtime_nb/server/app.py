@@ -260,7 +260,10 @@ class LocalServer:
     when installed), ``"silero"`` or ``"energy"``.
     ``transcript_wait_s``: how long a response waits for the transcript of user audio in its context
     (when ``audio.input.transcription`` is on) before answering without it.
-    ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>``.
+    ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>`` (or an ``ek_`` key the
+    server minted at ``POST /v1/realtime/client_secrets``; ``secrets``). The same port answers WebRTC
+    calls at ``POST /v1/realtime/calls`` (with ``realtime-nb[webrtc]``; ``calls``) and their
+    ``?call_id=`` sidebands: docs/webrtc.md.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
