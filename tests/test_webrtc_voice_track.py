@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("aiortc")
 
-from realtime_nb.server.webrtc import FRAME, RATE, VoiceTrack  # noqa: E402
+from realtime_nb.server.webrtc import FRAME, RATE, VoiceTrack
 
 
 def test_pacing_accounting_and_cut():
