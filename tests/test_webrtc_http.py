@@ -132,6 +132,16 @@ def test_unknown_call_sideband_and_hangup(keyed):
         answer = await acreate_call(await b.offer(), url=keyed.url, api_key=KEY)
         await b.accept(answer.sdp)
         await b.until("session.created")
+        # a client secret opens sessions and calls, but cannot join a call as its sideband
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            minted = (await http.post(f"{http_base(keyed)}/realtime/client_secrets", json={},
+                                      headers=headers)).json()["value"]
+        async with ws_connect(f"{keyed.url}/realtime?call_id={answer.call_id}",
+                              additional_headers={"Authorization": f"Bearer {minted}"}) as ws:
+            err = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert err["error"]["code"] == "invalid_api_key"
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            assert ws.close_code == 3000
         async with ws_connect(f"{keyed.url}/realtime?call_id={answer.call_id}", additional_headers=headers) as ws:
             created = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert created["type"] == "session.created"

@@ -32,7 +32,7 @@ from .calls import Calls, CallSocket, Socket
 from .engine import Engine
 from .http import HttpServer
 from .runner import ResponseRun
-from .secrets import ClientSecrets
+from .secrets import ClientSecrets, Grant
 from .transcription import TranscriptionJob
 from .vad import BACKENDS, available_backends
 
@@ -377,7 +377,7 @@ class LocalServer:
             await ws.close(3000, "invalid_request_error.invalid_api_key")
             return
         if "call_id" in query:
-            await self._sideband(ws, query["call_id"][0])
+            await self._sideband(ws, query["call_id"][0], grant)
             return
         model = (query.get("model") or [""])[0] or grant.model or ""
         if not model:
@@ -408,8 +408,13 @@ class LocalServer:
         conn = _Connection(socket, self._engine(model, session), beta=False, pace=self.pace, workers=self._workers)
         return conn, self._run(conn)
 
-    async def _sideband(self, ws: Any, call_id: str) -> None:
+    async def _sideband(self, ws: Any, call_id: str, grant: Grant) -> None:
         call = self.calls.get(call_id)
+        if grant.ephemeral:  # a sideband is the server's side of a call: the regular key only
+            err = EventError("invalid_api_key", "A sideband connection needs your API key, not a client secret.")
+            await ws.send(encode(err.to_event()))
+            await ws.close(3000, "invalid_request_error.invalid_api_key")
+            return
         if call is None:
             err = EventError("invalid_value", f"No call with id '{call_id}' exists.", "call_id")
             await ws.send(encode(err.to_event()))
