@@ -22,6 +22,7 @@ from .errors import (
     ConnectionClosed,
     RealtimeError,
     RealtimeNBError,
+    RealtimeTimeout,
     SessionExpired,
     ToolError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "LocalServer",
     "RealtimeError",
     "RealtimeNBError",
+    "RealtimeTimeout",
     "Response",
     "Session",
     "SessionExpired",

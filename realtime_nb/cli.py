@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import sys
@@ -18,12 +19,43 @@ def _pace(value: str) -> str | float:
         raise argparse.ArgumentTypeError(f"--pace must be fast, realtime or a number, not {value!r}") from None
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` listens on this machine only (``localhost`` or a loopback address).
+
+    Anything else counts as reachable from other machines: ``0.0.0.0``, ``::``, ``""``, a LAN address
+    or a host name (which may resolve to one).
+    """
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_bind(args: argparse.Namespace) -> str | None:
+    """The refusal to print for a non-loopback bind without a key (``None``: go ahead)."""
+    if is_loopback(args.host) or args.api_key or args.insecure:
+        return None
+    return (f"refusing to listen on {args.host!r} without --api-key: that address is reachable from other "
+            "machines, and anyone who can reach it could use this server (and the LLM behind --brain chat). "
+            "Give --api-key KEY, bind 127.0.0.1, or pass --insecure to do it anyway.")
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .server import LocalServer
     from .server.vad import default_backend
 
+    refusal = _check_bind(args)
+    if refusal is not None:
+        print(f"realtime-nb serve: {refusal}", file=sys.stderr)
+        return 2
+    if not is_loopback(args.host):
+        print(f"realtime-nb serve: WARNING: listening on {args.host!r}, reachable from other machines "
+              + ("(clients must send the --api-key)." if args.api_key else "WITHOUT an API key (--insecure)."),
+              file=sys.stderr, flush=True)
     try:
-        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
+        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace, beta_dialect=args.beta_dialect,
                              max_session_s=args.max_session_minutes * 60, chunk_ms=args.chunk_ms, vad=args.vad,
                              brain=args.brain, llm_url=args.llm_url, llm_model=args.llm_model,
                              llm_api_key=args.llm_api_key or os.environ.get("REALTIME_NB_LLM_API_KEY"))
@@ -60,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     serve.add_argument("--api-key", default=None, help="require this bearer key from clients")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow a non-loopback --host (0.0.0.0, ::, a LAN address) without --api-key")
+    serve.add_argument("--beta-dialect", action="store_true",
+                       help="serve the retired beta dialect to clients sending 'OpenAI-Beta: realtime=v1' "
+                            "(default: refuse them as the live service does, beta_api_shape_disabled)")
     serve.add_argument("--pace", default="fast", type=_pace,
                        help="stream audio: fast (as fast as possible), realtime, or a factor (1.0 = real time)")
     serve.add_argument("--chunk-ms", type=int, default=100, help="audio per output_audio.delta (default 100)")

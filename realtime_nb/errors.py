@@ -5,8 +5,11 @@
     RealtimeNBError                 base of everything raised here
     ├── RealtimeError               the server answered a client event with an ``error`` event
     │                               (type, code, message, param, event_id)
-    ├── ConnectionClosed            the websocket closed; pending calls fail with it (code, reason)
+    ├── ConnectionClosed            the websocket closed; pending calls fail with it (code, reason,
+    │   │                           reconnecting: True when the session is reconnecting meanwhile)
     │   └── SessionExpired          the server ended the session at its maximum length (close 1001)
+    ├── RealtimeTimeout             a bounded wait ran out (also a ``TimeoutError``): what was awaited,
+    │                               for which event / response id, and what to try
     ├── ClassificationError         an out-of-band classification returned no allowed label (raw text)
     └── ToolError                   a tool could not be registered or called as declared
 """
@@ -40,11 +43,15 @@ class RealtimeError(RealtimeNBError):
 
 
 class ConnectionClosed(RealtimeNBError):
-    """The connection closed; ``code`` and ``reason`` are the websocket close code and reason."""
+    """The connection closed; ``code`` and ``reason`` are the websocket close code and reason.
 
-    def __init__(self, code: int | None, reason: str = "") -> None:
+    ``reconnecting`` is True when the session lost its connection without being closed and is
+    reconnecting: the call failed, but the session (and its conversation) carries on once it is back.
+    """
+
+    def __init__(self, code: int | None, reason: str = "", *, reconnecting: bool = False) -> None:
         super().__init__(f"connection closed (code {code}{': ' + reason if reason else ''})")
-        self.code, self.reason = code, reason
+        self.code, self.reason, self.reconnecting = code, reason, reconnecting
 
 
 class SessionExpired(ConnectionClosed):
@@ -61,3 +68,21 @@ class ClassificationError(RealtimeNBError):
 
 class ToolError(RealtimeNBError):
     """A Python callable could not be turned into a tool, or a tool call could not be dispatched."""
+
+
+class RealtimeTimeout(RealtimeNBError, TimeoutError):
+    """A bounded wait ran out. ``what`` is what was awaited, ``event_id`` / ``response_id`` what it was
+    for (when known), ``timeout`` the bound in seconds. The session stays usable.
+
+    >>> str(RealtimeTimeout("session.updated", 15, event_id="rtnb_3", hint="try again"))
+    'no session.updated within 15 s (for event rtnb_3); try again'
+    """
+
+    def __init__(self, what: str, timeout: float | None, *, event_id: str | None = None,
+                 response_id: str | None = None, hint: str = "") -> None:
+        ids = [f"event {event_id}" if event_id else "", f"response {response_id}" if response_id else ""]
+        shown = ", ".join(i for i in ids if i)
+        message = f"no {what} within {timeout:g} s" if timeout is not None else f"no {what}"
+        message += f" (for {shown})" if shown else ""
+        super().__init__(message + (f"; {hint}" if hint else ""))
+        self.what, self.timeout, self.event_id, self.response_id = what, timeout, event_id, response_id

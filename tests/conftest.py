@@ -13,6 +13,13 @@ def server():
 
 
 @pytest.fixture(scope="session")
+def beta_server():
+    """A local server that serves the retired beta dialect to clients sending ``OpenAI-Beta: realtime=v1``."""
+    with LocalServer(port=0, beta_dialect=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
 def slow_server():
     """Streams audio in real time, so responses stay active long enough to interrupt or cancel."""
     with LocalServer(port=0, pace="realtime") as srv:

@@ -85,8 +85,8 @@ def test_decode_equals_json_loads(text: str) -> None:
 
 @pytest.mark.parametrize(("frame", "code", "message"), [
     (b'{"type":"x"}', "invalid_event", "binary message"),
-    ('[1, 2]', "invalid_json", "got list"),
-    ('"text"', "invalid_json", "got str"),
+    ('[1, 2]', "invalid_json", "got an array"),
+    ('"text"', "invalid_json", "got a string"),
     ('{"a":1} {"b":2}', "invalid_json", "Extra data"),
     ('{"a":1', "invalid_json", "Expecting"),
     ('', "invalid_json", "Expecting value"),
@@ -104,3 +104,12 @@ def test_encode_decode_round_trip() -> None:
     frame = encode(event)
     assert "✓" in frame and " " not in frame.replace("héllo ✓", "")
     assert decode(frame) == event
+
+
+def test_encode_never_fails_on_a_lone_surrogate() -> None:
+    """UTF-8 cannot carry a lone surrogate: such an event goes out escaped, and decodes back the same."""
+    event = {"type": "x", "text": "caf\u00e9 \ud800"}
+    frame = encode(event)
+    frame.encode("utf-8")  # what the websocket does with a text frame
+    assert json.loads(frame) == event
+    assert encode({"text": "caf\u00e9"}) == '{"text":"caf\u00e9"}'  # valid text stays unescaped

@@ -10,6 +10,7 @@ PUBLIC = {
     "LocalServer",
     "RealtimeError",
     "RealtimeNBError",
+    "RealtimeTimeout",
     "Response",
     "Session",
     "SessionExpired",
@@ -36,7 +37,8 @@ def test_every_public_name_exists_and_is_documented():
 
 def test_exception_tree():
     assert issubclass(rt.SessionExpired, rt.ConnectionClosed)
-    for exc in (rt.RealtimeError, rt.ConnectionClosed, rt.ClassificationError, rt.ToolError):
+    assert issubclass(rt.RealtimeTimeout, TimeoutError)
+    for exc in (rt.RealtimeError, rt.ConnectionClosed, rt.ClassificationError, rt.ToolError, rt.RealtimeTimeout):
         assert issubclass(exc, rt.RealtimeNBError)
 
 

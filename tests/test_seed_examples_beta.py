@@ -1,4 +1,5 @@
-"""The seed guide's own payloads, sent over a beta-dialect connection, get the responses it describes."""
+"""The seed guide's own payloads, sent over a beta-dialect connection (``LocalServer(beta_dialect=True)``),
+get the responses it describes."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ def message(text: str) -> dict:
                                                          "content": [{"type": "input_text", "text": text}]}}
 
 
-def test_seed_flows_over_beta(server):
-    with RawClient(server.url, headers=BETA, validate=False) as c:
+def test_seed_flows_over_beta(beta_server):
+    with RawClient(beta_server.url, headers=BETA, validate=False) as c:
         c.recv()
         # function calling: the seed's session.update (tools + tool_choice) and user message
         c.send({"type": "session.update", "session": {"tools": [HOROSCOPE_TOOL], "tool_choice": "auto",

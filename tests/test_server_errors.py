@@ -142,10 +142,22 @@ def test_session_expires_with_1001():
         assert code == 1001 and "maximum duration" in reason
 
 
-def test_beta_client_is_served_the_beta_dialect(server):
+@pytest.mark.parametrize(("headers", "subprotocols"), [
+    ({"Authorization": "Bearer x", "OpenAI-Beta": "realtime=v1"}, None),
+    ({}, ["realtime", "openai-insecure-api-key.x", "openai-beta.realtime-v1"]),
+])
+def test_beta_client_is_refused_as_live_by_default(server, headers, subprotocols):
+    with RawClient(server.url, headers=headers, subprotocols=subprotocols) as c:
+        err = c.recv()["error"]
+        assert (err["type"], err["code"]) == ("invalid_request_error", "beta_api_shape_disabled")
+        assert c.wait_closed() == (4000, "invalid_request_error.beta_api_shape_disabled")
+        assert [e["type"] for e in c.received] == ["error"]  # no session.created
+
+
+def test_beta_client_is_served_the_beta_dialect_on_request(beta_server):
     """The seed's own payloads over a beta connection get the events the seed describes."""
     headers = {"Authorization": "Bearer x", "OpenAI-Beta": "realtime=v1"}
-    with RawClient(server.url, headers=headers, validate=False) as c:
+    with RawClient(beta_server.url, headers=headers, validate=False) as c:
         created = c.recv()
         assert created["type"] == "session.created" and created["session"]["voice"] == "alloy"
         assert created["session"]["modalities"] == ["text", "audio"]

@@ -253,7 +253,7 @@ def test_embedded_server_is_shared_and_stopped(monkeypatch):
     a = rt.connect()
     b = rt.connect()
     try:
-        assert a.url == b.url and a.url.startswith("ws://127.0.0.1:") and a.model == "gpt-realtime"
+        assert a.url == b.url and a.url.startswith("ws://127.0.0.1:") and a.model == "gpt-realtime-2.1"
         assert "embedded local server" in repr(a)
         assert a.say("hi", output_modalities=["text"]).text == "You said: hi"
         a.close()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import audio as _audio
+from ..errors import RealtimeTimeout
 from ._connection import Client
 from .response import Response
 
@@ -143,15 +144,16 @@ async def send_with_vad(client: Client, pcm: np.ndarray, td: dict[str, Any], *, 
         try:
             await asyncio.wait_for(asyncio.shield(wanted), limit)
         except asyncio.TimeoutError:
-            raise TimeoutError(f"the server's VAD did not end a turn within {limit:g} s of sending the audio "
-                               "(no speech detected?); with VAD off use commit() and respond()") from None
+            raise RealtimeTimeout("end of the spoken turn by the server's VAD", limit,
+                                  hint="no speech detected? With VAD off use commit() and respond(); "
+                                       "send_audio(timeout=...) sets this bound") from None
         if not td.get("create_response", True):
             return None
         if not wait:
             return turn.responses[0]
         while True:
             last = turn.responses[-1]
-            await asyncio.shield(last._done_fut)
+            await last._wait_done(raise_error=False)
             if last is not turn.responses[-1]:
                 continue
             if not _interrupted(last):

@@ -30,17 +30,19 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed as WSClosed
 
 from .. import audio as _audio
-from ..errors import ConnectionClosed, RealtimeError, SessionExpired
+from ..errors import ConnectionClosed, RealtimeError, RealtimeTimeout, SessionExpired
 from ..protocol.codec import decode, encode
 from ..protocol.dialect import ga_event_type
 from ..protocol.errors import EventError
 from ..protocol.reducer import ConversationState
-from . import _loop
+from . import _limits, _loop
 from ._eventlog import EventLog
+from ._options import Options
 from ._pending import Op, Pending, tag_request, untag
+from ._resilience import Resilience
 from ._target import Target, ws_logger
 from ._wsnow import can_write_now, write, write_now
-from .response import Response, fail_all
+from .response import Response
 from .tools import ToolRegistry
 
 log = logging.getLogger("realtime_nb")
@@ -76,15 +78,48 @@ class TurnWatcher(Protocol):
 ToolRunner = Callable[["Client", Response], Awaitable[None]]
 
 
-class Client:
-    """One Realtime connection: send, receive, correlate, dispatch. Loop thread only."""
+def encode_checked(event: Event) -> str:
+    """The frame of ``event``; ``ValueError`` naming the field when a string in it cannot be sent as
+    UTF-8 (a lone surrogate such as ``"\\ud800"``, e.g. from a bad decode or a sliced emoji)."""
+    try:
+        frame = encode(event, strict=True)
+    except UnicodeEncodeError as exc:
+        where = _bad_text_path(event) or "a string"
+        raise ValueError(f"{event.get('type')}: {where} contains {exc.object[exc.start:exc.end]!r}, a lone "
+                         "surrogate, which is not valid Unicode and cannot be sent; nothing was sent. Remove "
+                         "it, e.g. text.encode('utf-8', 'replace').decode()") from None
+    return frame
 
-    def __init__(self, target: Target, model: str, url: str) -> None:
+
+def _bad_text_path(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "the text"
+        return None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _bad_text_path(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return None
+
+
+class Client(Resilience):
+    """One Realtime connection: send, receive, correlate, dispatch. Loop thread only. It may change its
+    socket (a reconnect, a hand-over: ``_resilience``) while its state, log and handlers carry on."""
+
+    def __init__(self, target: Target, model: str, url: str, options: Options | None = None) -> None:
         self.target, self.model, self.url = target, model, url
+        self.options = options = options or Options()
+        self._init_resilience()
         self.state = ConversationState()
         self.log = EventLog()
         self.tools = ToolRegistry()
         self.tool_timeout: float = 30.0
+        self.reply_timeout: float = options.reply_timeout
+        self.response_timeout: float = options.response_timeout
         self.max_tool_rounds = 8
         self.handled_calls: set[str] = set()
         self.root_inserts: set[str] = set()
@@ -108,6 +143,7 @@ class Client:
         self._by_id: dict[str, Response] = {}
         self._expired: Event | None = None
         self._last_error: Event | None = None
+        self._done_anomaly: str | None = None        # what the reducer noted about the last response.done
         self._tag: str | None = None                 # our tag, taken out of the response event being routed
         self._reader: asyncio.Task[None] | None = None
         self._session_ready: asyncio.Future[None] = self.loop.create_future()
@@ -133,23 +169,41 @@ class Client:
         """Seconds since the connection was opened (the clock of events, items and responses)."""
         return time.monotonic() - self._t0
 
-    async def open(self, timeout: float = 20.0) -> None:
+    async def open(self, timeout: float = 20.0, *, clock: float | None = None) -> None:
+        """Connect and wait for ``session.created``. ``clock``: keep that session clock origin (a
+        replica connection logs on its session's clock)."""
+        self.connect_timeout = timeout
         headers = {"Authorization": f"Bearer {self.target.api_key}"}
-        kwargs: dict[str, Any] = {"additional_headers": headers, "max_size": None, "compression": None,
+        # frames up to max_frame_bytes are taken, those above it dropped and noted (receive); websockets
+        # itself refuses those beyond HARD_FACTOR times that (close 1009), which bounds memory
+        hard = self.options.max_frame_bytes * _limits.HARD_FACTOR
+        kwargs: dict[str, Any] = {"additional_headers": headers, "max_size": hard, "compression": None,
                                   "logger": ws_logger, "open_timeout": timeout}
         host = urlsplit(self.url).hostname or ""
         if host in ("127.0.0.1", "localhost", "::1") and "proxy" in inspect.signature(ws_connect).parameters:
             kwargs["proxy"] = None  # never send loopback traffic through an HTTP proxy from the environment
-        self._ws = await ws_connect(self.url, **kwargs)
-        self._t0 = time.monotonic()
+        where = urlsplit(self.url)._replace(query="").geturl()  # no query: nothing of the request shown
+        try:
+            self._ws = await ws_connect(self.url, **kwargs)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise RealtimeTimeout(f"websocket handshake with {where}", timeout,
+                                  hint="is the server running and is this its Realtime URL? On a slow network "
+                                       "raise connect(timeout=...)") from None
+        self._t0 = time.monotonic() if clock is None else clock
         self._reader = self.loop.create_task(self._read())
         try:
             await asyncio.wait_for(asyncio.shield(self._session_ready), timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            await self.close()
+            raise RealtimeTimeout(f"session.created from {where}", timeout,
+                                  hint="the websocket opened but the server sent no session.created: is this a "
+                                       "Realtime endpoint? On a slow network raise connect(timeout=...)") from None
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
+        self.user_closed = True
         ws = self._ws
         if ws is not None:
             with contextlib.suppress(Exception):
@@ -181,16 +235,16 @@ class Client:
         """Send ``event`` at once, without awaiting, when the socket is free (a mic chunk from the
         widget, say); False when nothing was done and ``send`` must be awaited instead. No reply is
         awaited for what goes this way."""
-        if self.closed is not None or self._ws is None or not can_write_now(self._ws):
+        if self.closed is not None or self.gate is not None or self._ws is None or not can_write_now(self._ws):
             return False
         event_id = self.next_event_id()
-        write(self._ws, self._record_sent({"event_id": event_id, **event}, event_id, pcm))
+        event = {"event_id": event_id, **event}
+        write(self._ws, self._record_sent(event, event_id, pcm, encode_checked(event)))
         return True
 
-    def _record_sent(self, event: Event, event_id: str, pcm: Any) -> str:
-        """The frame of ``event``, after the bookkeeping every send does (state, event log)."""
+    def _record_sent(self, event: Event, event_id: str, pcm: Any, frame: str) -> str:
+        """``frame`` (of ``event``), after the bookkeeping every send does (state, event log)."""
         self.last_event_id = event_id
-        frame = encode(event)
         if event.get("type") in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
             self.state.apply_client(event, pcm=pcm)
         self.log.record(self.now(), "sent", event, len(frame))
@@ -199,49 +253,90 @@ class Client:
     async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,
                    response: Response | None = None, pcm: Any = None, metadata: Any = None,
                    detached: bool = False, after: Sequence[Op] = (), retry_busy: bool = False,
-                   attempt: int = 1) -> Op | None:
+                   attempt: int = 1, resuming: bool = False, _again: bool = False) -> Op | None:
         """Send ``event`` (adding a client ``event_id``). ``expect`` names the reply to wait for:
         a reply type from the tables above, ``"response.created"``, or ``"error"`` (only an error
         can answer it). Returns the pending ``Op`` (await ``op.future``).
 
         A ``response.create`` is tagged (``_pending.tag_request``); ``after``: the item ops sent with it;
-        ``retry_busy``: send it again when a response the server started is in the way."""
+        ``retry_busy``: send it again when a response the server started is in the way.
+
+        While the socket is being replaced (a reconnect) it waits for the new one first, except for input
+        audio, which is kept for the new connection, and the replacement's own events (``resuming``)."""
+        given = event
         self.check_open()
+        if self.gate is not None and not resuming:
+            if event.get("type") == "input_audio_buffer.append":
+                self.keep_gap_audio(event, pcm)  # sent after the reconnect, after what was uncommitted
+                return None
+            await self.wait_gate()
+            self.check_open()
         assert self._ws is not None
         event_id = event.get("event_id")
         if not isinstance(event_id, str):
             event_id = self.next_event_id()
             event = {"event_id": event_id, **event}
         op = None
+        frame = ""
         if expect is not None:
-            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached)
+            op = Op(event_id, self.loop.create_future(), expect, key, response, metadata, detached,
+                    etype=str(event.get("type")))
             if expect == "response.created":
                 if retry_busy:
                     op.resend = {k: v for k, v in event.items() if k != "event_id"}
                 op.attempt, op.after = attempt, tuple(after)
                 event, op.tag = tag_request(event, event_id)
+            frame = encode_checked(event)  # before anything is tracked, logged or sent
             band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
             self.pending.add(op, band)
-        frame = self._record_sent(event, event_id, pcm)
+        frame = self._record_sent(event, event_id, pcm, frame or encode_checked(event))
         try:
             if not write_now(self._ws, frame):  # at once when the socket is free, else through send()
                 await self._ws.send(frame)
         except WSClosed:
             self.pending.forget(op)
-            await asyncio.sleep(0)  # let the reader report the close code
+            reader = self._reader
+            if reader is not None and not reader.done():  # let it report the close (and start a reconnect)
+                await asyncio.wait({reader}, timeout=1.0)
+            if self.gate is not None and not resuming and not _again:  # it never left: send it on the new socket
+                return await self.send(given, expect=expect, key=key, response=response, pcm=pcm, metadata=metadata,
+                                       detached=detached, after=after, retry_busy=retry_busy, attempt=attempt,
+                                       _again=True)
             self.check_open()
             raise ConnectionClosed(None, "the connection closed while sending") from None
         return op
 
     async def wait(self, op: Op | None, timeout: float | None = None) -> Any:
-        """The reply an op was waiting for; ``RealtimeError`` / ``ConnectionClosed`` / ``TimeoutError``."""
+        """The reply an op was waiting for; ``RealtimeError`` / ``ConnectionClosed`` / ``RealtimeTimeout``
+        (after ``timeout`` s, default ``reply_timeout``: the op is forgotten, the session stays usable)."""
         if op is None:
             return None
+        limit = self.reply_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(op.future), timeout)
+            return await asyncio.wait_for(asyncio.shield(op.future), limit)
         except asyncio.TimeoutError:
             self.pending.forget(op)
-            raise TimeoutError(f"no reply to {op.reply or 'the event'} {op.event_id} within {timeout} s") from None
+            what = "error" if op.reply == "error" else f"{op.reply} (the reply to {op.etype or 'the event'})"
+            raise RealtimeTimeout(what, limit, event_id=op.event_id,
+                                  hint="the server did not answer; the session is still usable: try again, "
+                                       "raise s.reply_timeout, or look at s.events") from None
+
+    def give_up(self, resp: Response, exc: RealtimeTimeout) -> None:
+        """``resp`` went silent past its bound: it fails with ``exc`` here, and the server is asked to
+        cancel it (without waiting) so that it does not block the next response."""
+        self.log.note(self.now(), "timeout", str(exc), code="response_timeout")
+        self.pending.forget_response(resp)
+        if self.active_inband is resp:
+            self.active_inband = None
+        resp._fail_details = {"type": "failed", "reason": "timeout",
+                              "error": {"type": "client_error", "code": "response_timeout", "message": str(exc)}}
+        resp._finish(None, self.state.conversation, exc)
+        if resp.id is not None and self.closed is None:
+            self.spawn(self._cancel_quietly(resp.id))
+
+    async def _cancel_quietly(self, response_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.send({"type": "response.cancel", "response_id": response_id})
 
     def forget(self, op: Op | None) -> None:
         """Stop waiting for ``op``'s reply (timeouts, cancellations)."""
@@ -256,25 +351,47 @@ class Client:
                 self.receive(frame)
         except WSClosed:
             pass
+        except asyncio.CancelledError:  # the socket was handed to another Client (a replica adopted)
+            raise
         except Exception:  # a bug of ours must not hang every pending call
             log.exception("realtime-nb: the receive loop failed")
             with contextlib.suppress(Exception):
                 await ws.close(1011, "client receive loop failed")
         finally:
-            rcvd = ws.protocol.close_rcvd
-            code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
-            self._closed(self._close_exception(code, reason))
+            if self._ws is ws:  # else replaced by a new connection (or handed over): not a drop
+                self._socket_ended(ws)
+
+    def _socket_ended(self, ws: ClientConnection) -> None:
+        # the server's close frame; else ours (1009: websockets refused a frame over its max_size)
+        rcvd = ws.protocol.close_rcvd or ws.protocol.close_sent
+        code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
+        if code == 1009:
+            reason = (f"the server sent a frame over {self.options.max_frame_bytes * _limits.HARD_FACTOR} "
+                      f"bytes ({_limits.HARD_FACTOR} x max_frame_bytes)")
+        exc = self._close_exception(code, reason)
+        if not (self.on_drop is not None and not self.user_closed and self.on_drop(exc)):
+            self._closed(exc)
 
     def receive(self, frame: str | bytes) -> None:
         """Handle one frame: decode, reduce, log, route, dispatch."""
         t = time.monotonic() - self._t0  # self.now(), without the call
+        if len(frame) > self.options.max_frame_bytes:  # before decoding it
+            self._anomaly(t, *_limits.size_problem(frame, self.options.max_frame_bytes))  # type: ignore[misc]
+            return
         try:
             event = decode(frame)
         except EventError as err:
             self.log.note(t, "decode_error", str(err))
             return
-        self._seq += 1
         etype = event.get("type")
+        # Audio deltas (the hot path) are read flat by the reducer; every other event is copied and
+        # translated recursively, so its depth is bounded first.
+        if etype != "response.output_audio.delta" and type(frame) is str:
+            problem = _limits.frame_problem(frame, event, self.options.max_frame_bytes, self.options.max_json_depth)
+            if problem is not None:
+                self._anomaly(t, *problem)
+                return
+        self._seq += 1
         pcm = None
         if etype == "response.output_audio.delta":
             pcm = self._decode_audio(event)
@@ -282,8 +399,19 @@ class Client:
             self._tag = untag(event)  # before anyone sees the event: the tag is ours, not the user's
         elif self.root_inserts and etype == "conversation.item.added":
             self._mark_root(event)
+        noted = len(self.state.anomalies)
         self.state.apply(event, now=t, pcm=pcm, take_pcm=True)  # the state keeps the decoded array itself
+        if etype == "response.done":
+            self._done_anomaly = self.state.anomalies[-1] if len(self.state.anomalies) > noted else None
         self.log.record(t, "received", event, len(frame))
+        rid = event.get("response_id")
+        if rid is None and (etype == "response.created" or etype == "response.done"):
+            obj = event.get("response")
+            rid = obj.get("id") if isinstance(obj, dict) else None
+        if rid is not None:
+            live = self._by_id.get(rid) if isinstance(rid, str) else None
+            if live is not None:
+                live._last_activity = time.monotonic()  # the response's inactivity bound starts again
         route = self._routes.get(etype)  # type: ignore[arg-type]
         if route is not None:
             try:
@@ -303,6 +431,12 @@ class Client:
             if star:
                 for handler in list(star):
                     self._call_safely(handler, (event,), etype)
+
+    def _anomaly(self, t: float, code: str, message: str) -> None:
+        """A frame we did not take: noted in the event log (type ``anomaly``) and the state."""
+        self.log.note(t, "anomaly", message, code=code)
+        self.state.anomalies.append(message)
+        log.warning("realtime-nb: %s", message)
 
     def _mark_root(self, event: Event) -> None:
         """Our item inserted with ``previous_item_id="root"`` comes back with ``previous_item_id: null``,
@@ -359,6 +493,8 @@ class Client:
 
     def _on_keyed_item(self, event: Event) -> None:
         item_id = str((event.get("item") or {}).get("id", ""))
+        if event["type"] == "conversation.item.added":
+            self.item_connection.setdefault(item_id, self.connection)
         self.pending.on_item_reply(event, item_id, self._seq)
         for turn in self.audio_turns:
             turn.on_item_added(item_id)
@@ -396,6 +532,7 @@ class Client:
         if blocker is None or not blocker.automatic or blocker.done:
             return False
         self.pending.forget(op)
+        resp._blocker = blocker  # its inactivity bound counts from the blocker's events meanwhile
         self.log.note(self.now(), "create_retry", f"response.create {op.event_id} is sent again after "
                       f"{blocker.id}, which the server started by itself", code=exc.code)
         self.spawn(self._send_again(op, resp, blocker))
@@ -404,7 +541,9 @@ class Client:
     async def _send_again(self, op: Op, resp: Response, blocker: Response) -> None:
         assert op.resend is not None
         try:
-            await asyncio.shield(blocker._done_fut)
+            await blocker._wait_done(raise_error=False)
+            resp._blocker = None
+            resp._last_activity = time.monotonic()
             await self.send(dict(op.resend), expect="response.created", response=resp, metadata=op.metadata,
                             detached=op.detached, retry_busy=True, attempt=op.attempt + 1)
         except Exception as exc:  # the connection closed meanwhile
@@ -456,10 +595,21 @@ class Client:
             auto._settle()
 
     def _on_response_done(self, event: Event) -> None:
-        rid = event["response"]["id"]
-        resp = self._by_id.get(rid)
-        state = self.state.responses.get(rid)
+        obj = event.get("response")
+        rid = obj.get("id") if isinstance(obj, dict) else None
+        resp = self._by_id.get(rid) if isinstance(rid, str) else None
+        problem = _limits.done_problem(obj) or self._done_anomaly
+        if resp is None and problem is not None:
+            # no usable id: it can only be about the one response still running, if there is one
+            running = [r for r in self.responses if r.id is not None and not r.done]
+            resp = running[0] if len(running) == 1 else None
+        state = self.state.responses.get(rid) if isinstance(rid, str) else None
+        if resp is not None and (problem is not None or state is None):
+            self._fail_malformed(resp, problem or "its response is unknown")
+            return
         if resp is None or state is None:
+            if problem is not None:
+                self.log.note(self.now(), "anomaly", f"malformed response.done: {problem}", code="malformed_event")
             return
         self.pending.forget_response(resp)
         if self.active_inband is resp:
@@ -470,6 +620,18 @@ class Client:
             self.spawn(self.tool_runner(self, resp))
         else:
             resp._settle()
+
+    def _fail_malformed(self, resp: Response, problem: str) -> None:
+        """A ``response.done`` we cannot read ends its response as ``failed``, with the reason."""
+        message = f"malformed response.done from the server: {problem}"
+        self.log.note(self.now(), "anomaly", message, code="malformed_response_done")
+        exc = RealtimeError(message, type="client_error", code="malformed_response_done")
+        self.pending.forget_response(resp)
+        if self.active_inband is resp:
+            self.active_inband = None
+        resp._fail_details = {"type": "failed", "reason": "malformed_response_done",
+                              "error": {"type": "client_error", "code": "malformed_response_done", "message": message}}
+        resp._finish(None, self.state.conversation, exc)
 
     # -- closing -----------------------------------------------------------------------------------
     def _close_exception(self, code: int, reason: str) -> ConnectionClosed:
@@ -489,12 +651,12 @@ class Client:
         if not self._session_ready.done():
             self._session_ready.set_exception(exc)
             self._session_ready.exception()
-        for op in self.pending.fail_all(exc):
-            if op.response is not None and not op.response.done:
-                op.response._finish(None, self.state.conversation, exc)
-        fail_all(self.responses, exc, self.state.conversation)
-        for turn in self.audio_turns:
-            turn.fail(exc)
+        self._fail_pending(exc)
+        self.open_gate(exc)
+        lost = self.state._input.end - self.state._input.cut  # appended, never committed
+        if lost and not self.user_closed:
+            self.log.note(self.now(), "audio_lost", f"{lost / 24:.0f} ms of input audio appended but not committed "
+                          "were lost with the connection", code="audio_lost")
 
     # -- helpers for the Session -------------------------------------------------------------------
     def call_on_loop(self, fn: Callable[[], Any]) -> Any:

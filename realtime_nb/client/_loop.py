@@ -24,6 +24,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from ..errors import RealtimeTimeout
+
 __all__ = ["call_soon", "get_loop", "in_loop_thread", "run_sync", "submit", "wrap_future"]
 
 T = TypeVar("T")
@@ -92,7 +94,8 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None, *, what
         if future.done():  # the coroutine itself raised TimeoutError (the same class since 3.11)
             raise
         future.cancel()
-        raise TimeoutError(f"no result within {timeout} s") from None
+        raise RealtimeTimeout(f"result of {what or 'the call'}", timeout,
+                              hint="the operation was cancelled; the session is still usable") from None
     except KeyboardInterrupt:
         future.cancel()  # Ctrl-C / "interrupt kernel" stops the operation, not just the wait
         raise

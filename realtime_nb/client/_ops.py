@@ -19,7 +19,6 @@ from ._connection import KNOWN_CLIENT_TYPES, Client
 from ._pending import FIFO_REPLIES, KEYED_REPLIES, Op
 from .response import Response, ref
 
-REPLY_TIMEOUT = 30.0      # acknowledgements (session.updated, item added …)
 ERROR_GRACE = 10.0        # how long send() waits for the error an unknown event type must cause
 
 
@@ -35,7 +34,8 @@ def register_callables(client: Client, obj: dict[str, Any]) -> dict[str, Any]:
 async def update(client: Client, session: dict[str, Any]) -> dict[str, Any]:
     session = register_callables(client, session)
     op = await client.send({"type": "session.update", "session": session}, expect="session.updated")
-    event = await client.wait(op, REPLY_TIMEOUT)
+    event = await client.wait(op)
+    client.remember_config(session)  # accepted: a new connection is set up with it too
     config: dict[str, Any] = copy.deepcopy(event["session"])
     return config
 
@@ -50,7 +50,7 @@ async def add_item(client: Client, item: dict[str, Any], previous_item_id: str |
         if previous_item_id == "root":
             client.root_inserts.add(item["id"])
     op = await client.send(event, expect="conversation.item.added", key=item["id"], pcm=pcm)
-    await client.wait(op, REPLY_TIMEOUT)
+    await client.wait(op)
     return str(item["id"])
 
 
@@ -58,7 +58,7 @@ async def item_op(client: Client, etype: str, item_id: str, **fields: Any) -> di
     """delete / truncate / retrieve: send and wait for the reply about ``item_id``."""
     op = await client.send({"type": etype, "item_id": item_id, **fields}, expect=KEYED_REPLIES[etype],
                            key=item_id)
-    event, _ = await client.wait(op, REPLY_TIMEOUT)
+    event, _ = await client.wait(op)
     return event  # type: ignore[no-any-return]
 
 
@@ -81,16 +81,14 @@ async def respond(client: Client, params: dict[str, Any], *, items: Sequence[dic
     await client.send(event, expect="response.created", response=resp, metadata=params.get("metadata"),
                       after=item_ops, retry_busy=True)
     for op in item_ops:
-        await client.wait(op, REPLY_TIMEOUT)
+        await client.wait(op)
     if not wait:
         return resp
     return await finish(resp, follow_tools)
 
 
 async def finish(resp: Response, follow_tools: bool) -> Response:
-    await asyncio.shield(resp._done_fut)
-    if resp._error is not None:
-        raise resp._error
+    await resp._wait_done()  # bounded by the response's inactivity (RealtimeTimeout)
     return await resp._await_final() if follow_tools else resp
 
 
@@ -151,7 +149,8 @@ async def cancel(client: Client, response_id: str | None, timeout: float | None)
     if target is not None:
         waits.add(target._done_fut)
     try:
-        await asyncio.wait(waits, timeout=timeout if target is not None else min(timeout or 5.0, 5.0),
+        bound = timeout if timeout is not None else client.response_timeout
+        await asyncio.wait(waits, timeout=bound if target is not None else min(bound, 5.0),
                            return_when=asyncio.FIRST_COMPLETED)
     finally:
         client.forget(op)
@@ -162,7 +161,7 @@ async def cancel(client: Client, response_id: str | None, timeout: float | None)
         if target is None:
             return None
     if target is not None:
-        await asyncio.shield(target._done_fut)
+        await target._wait_done(raise_error=False)
     return target
 
 
@@ -172,13 +171,13 @@ async def append_audio(client: Client, pcm: np.ndarray) -> None:
 
 async def commit(client: Client) -> str:
     op = await client.send({"type": "input_audio_buffer.commit"}, expect="input_audio_buffer.committed")
-    event = await client.wait(op, REPLY_TIMEOUT)
+    event = await client.wait(op)
     return str(event["item_id"])
 
 
 async def clear_audio(client: Client) -> None:
     op = await client.send({"type": "input_audio_buffer.clear"}, expect="input_audio_buffer.cleared")
-    await client.wait(op, REPLY_TIMEOUT)
+    await client.wait(op)
 
 
 async def send_audio(client: Client, pcm: np.ndarray, params: dict[str, Any], *, wait: bool,
@@ -229,7 +228,7 @@ async def send(client: Client, event: dict[str, Any], wait: bool, timeout: float
                            metadata=(event.get("response") or {}).get("metadata"), detached=not wait)
     if op is None or not wait:
         return client.last_event_id
-    limit = timeout if timeout is not None else (ERROR_GRACE if expect == "error" else REPLY_TIMEOUT)
+    limit = timeout if timeout is not None else (ERROR_GRACE if expect == "error" else client.reply_timeout)
     try:
         await client.wait(op, limit)
     except TimeoutError:

@@ -35,8 +35,42 @@ def _report(t: dialect.Translation, where: str) -> None:
                       "they were not sent", UserWarning, stacklevel=4)
 
 
+# GA leaf names of ``audio.input`` fields accepted at the top level (``voice``, ``speed`` and
+# ``turn_detection`` are placed by the dialect table, as their beta spellings are the same).
+_INPUT_LEAVES = ("noise_reduction", "transcription")
+
+
+def place_audio_leaves(fields: dict[str, Any]) -> dict[str, Any]:
+    """``noise_reduction=`` / ``transcription=`` moved into ``audio.input`` (beside a nested ``audio={…}``).
+
+    ``format=`` is refused: it names ``audio.input.format`` as much as ``audio.output.format``.
+
+    >>> place_audio_leaves({"transcription": {"model": "whisper-1"}, "audio": {"output": {"voice": "ash"}}})
+    {'audio': {'output': {'voice': 'ash'}, 'input': {'transcription': {'model': 'whisper-1'}}}}
+    """
+    if "format" in fields:
+        raise TypeError("format= is ambiguous: it names audio.input.format and audio.output.format. Write "
+                        "input_audio_format=... and/or output_audio_format=... (e.g. {'type': 'audio/pcmu'} "
+                        "or 'g711_ulaw'), or audio={'input': {'format': ...}, 'output': {'format': ...}}")
+    leaves = {k: fields[k] for k in _INPUT_LEAVES if k in fields}
+    if not leaves:
+        return fields
+    out = {k: v for k, v in fields.items() if k not in leaves}
+    audio = out.get("audio", {})
+    if not isinstance(audio, dict) or not isinstance(audio.get("input", {}), dict):
+        raise TypeError(f"audio= must be a dict like {{'input': {{...}}, 'output': {{...}}}}, not {audio!r}")
+    side = dict(audio.get("input", {}))
+    for name, value in leaves.items():
+        if name in side:
+            raise TypeError(f"{name}= and audio={{'input': {{'{name}': ...}}}} were both given; pass one of them")
+        side[name] = value
+    out["audio"] = {**audio, "input": side}
+    return out
+
+
 def session_update(fields: dict[str, Any]) -> dict[str, Any]:
-    """GA ``session`` object for ``session.update`` from keyword fields in GA or beta names."""
+    """GA ``session`` object for ``session.update`` from keyword fields in GA, GA leaf or beta names."""
+    fields = place_audio_leaves(fields)
     if "type" not in fields:
         fields = {"type": "realtime", **fields}
     t = dialect.translate_session(fields)

@@ -69,6 +69,7 @@ class Op:
     after: tuple[Op, ...] = ()    # response.create: the item ops sent with it, answered before it
     resend: Event | None = None   # response.create: sent again if a server-started response was in the way
     attempt: int = 1
+    etype: str = ""               # the type of the event sent (for messages)
     settled: bool = False         # answered, failed or given up on (Pending.forget)
 
     def ready(self) -> bool:

@@ -5,7 +5,12 @@ when ``api_key`` or ``OPENAI_API_KEY`` is set > an embedded ``LocalServer`` on 1
 demand, shared by the sessions of the process and stopped when its last session closes (or at exit).
 
 The key goes only into the ``Authorization`` header. ``OPENAI_API_KEY`` is sent only to OpenAI hosts;
-other URLs get the ``api_key`` argument, else ``REALTIME_NB_API_KEY``, else a placeholder.
+other URLs get the ``api_key`` argument, else ``REALTIME_NB_API_KEY``, else a placeholder. An OpenAI
+host without a key is refused before connecting (a placeholder would only earn "Incorrect API key").
+
+The model: the ``model`` argument > ``REALTIME_NB_MODEL`` > ``DEFAULT_MODEL``. ``SHUTDOWN_DATES`` lists
+the models with an announced shutdown (from the openai SDK's ``RealtimeSessionCreateRequest.model``
+docstring; ``tests/test_connect_options.py`` keeps the table equal to it); choosing one warns once.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import atexit
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,7 +28,12 @@ from ..protocol.redact import RedactKey
 from . import _hooks
 
 OPENAI_URL = "wss://api.openai.com/v1"
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = "gpt-realtime-2.1"
+# Models with an announced shutdown date (openai SDK, RealtimeSessionCreateRequest.model, "Deprecated values").
+SHUTDOWN_DATES: dict[str, str] = dict.fromkeys(
+    ("gpt-realtime", "gpt-realtime-2025-08-28", "gpt-realtime-mini", "gpt-realtime-mini-2025-12-15",
+     "gpt-audio-mini", "gpt-audio-mini-2025-12-15"), "2027-01-20")
+_warned: set[str] = set()
 PLACEHOLDER_KEY = "realtime-nb-local"
 
 
@@ -64,7 +75,24 @@ def resolve(url: str | None, api_key: str | None) -> Target:
         return Target("", "local", api_key or PLACEHOLDER_KEY)
     if api_key is None:
         api_key = env.get("OPENAI_API_KEY") if _is_openai(base) else env.get("REALTIME_NB_API_KEY")
+    if not api_key and _is_openai(base):
+        raise ValueError(f"no API key for OpenAI ({base}): set the OPENAI_API_KEY environment variable or pass "
+                         "api_key=... to rt.connect(); without a URL and a key, rt.connect() uses the "
+                         "embedded local server")
     return Target(base, kind, api_key or PLACEHOLDER_KEY)
+
+
+def choose_model(model: str | None) -> str:
+    """The model to use (``model`` > ``REALTIME_NB_MODEL`` > ``DEFAULT_MODEL``); warns once per process
+    (``FutureWarning``) for a model with an announced shutdown date."""
+    chosen = model or os.environ.get("REALTIME_NB_MODEL") or DEFAULT_MODEL
+    date = SHUTDOWN_DATES.get(chosen)
+    if date is not None and chosen not in _warned:
+        _warned.add(chosen)
+        warnings.warn(f"realtime-nb: the model {chosen!r} has an announced shutdown date of {date}; after it, "
+                      f"connecting with it fails. Use e.g. model={DEFAULT_MODEL!r} (or set REALTIME_NB_MODEL)",
+                      FutureWarning, stacklevel=4)
+    return chosen
 
 
 # -- the embedded server -------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("realtime_nb")
 
-REPLY_TIMEOUT = 60.0
 # response.create parameters that must not be repeated for the follow-up response.
 _NOT_CARRIED = ("input", "conversation")
 
@@ -83,7 +82,7 @@ async def _follow(client: Client, resp: Response) -> None:
         item = {"id": item_id, "type": "function_call_output", "call_id": call["call_id"], "output": output}
         ops.append(await client.send({"type": "conversation.item.create", "item": item},
                                      expect="conversation.item.added", key=item_id))
-    out_seq = max([(await client.wait(op, REPLY_TIMEOUT))[1] for op in ops])
+    out_seq = max([(await client.wait(op))[1] for op in ops])
     if _depth(resp) + 1 >= client.max_tool_rounds:
         log.warning("realtime-nb: %d tool rounds in a row; not asking for another response "
                     "(raise Session.max_tool_rounds to allow more)", client.max_tool_rounds)
@@ -96,7 +95,7 @@ async def _follow(client: Client, resp: Response) -> None:
             return
         active = client.active_inband
         if active is not None and not active.done:
-            await asyncio.shield(active._done_fut)
+            await active._wait_done(raise_error=False)
             continue
         follow = Response(client, request=params, sent_at=client.now())
         event: dict[str, Any] = {"type": "response.create"}
@@ -104,7 +103,7 @@ async def _follow(client: Client, resp: Response) -> None:
             event["response"] = params
         op = await client.send(event, expect="response.created", response=follow)
         try:
-            await client.wait(op, REPLY_TIMEOUT)
+            await client.wait(op)
         except RealtimeError as exc:
             if exc.code == "conversation_already_has_active_response":
                 continue  # a response started meanwhile; it is found above (or awaited)

@@ -38,7 +38,7 @@ def _request(offer_sdp: str, model: str | None, url: str | None, api_key: str | 
     if target.kind == "local":
         target = _target.Target(_target.acquire_local(), "local", target.api_key)
     session = _params.session_update(fields)
-    session["model"] = model or _target.DEFAULT_MODEL
+    session["model"] = _target.choose_model(model)
     return target, _http.rest_url(target, "realtime/calls"), session
 
 

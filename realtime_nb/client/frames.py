@@ -36,7 +36,7 @@ SAMPLE_RATE = 24000
 ITEM_DTYPES: dict[str, str] = {
     "item_id": _OBJ, "previous_item_id": _OBJ, "type": _OBJ, "role": _OBJ, "status": _OBJ, "text": _OBJ,
     "audio_ms": _F64, "truncated_at_ms": _F64, "call_id": _OBJ, "name": _OBJ, "arguments": _OBJ,
-    "output": _OBJ, "response_id": _OBJ, "created_at": _F64,
+    "output": _OBJ, "response_id": _OBJ, "created_at": _F64, "connection": _INT,
 }
 ITEM_COLUMNS = tuple(ITEM_DTYPES)
 
@@ -86,13 +86,16 @@ def _text_from_content(item: dict[str, Any]) -> str | None:
     return None
 
 
-def items_frame(state: ConversationState, log: EventLog | None = None) -> pd.DataFrame:
+def items_frame(state: ConversationState, log: EventLog | None = None,
+                connections: dict[str, int] | None = None) -> pd.DataFrame:
     """One row per conversation item, in conversation order.
 
     Columns: item_id, previous_item_id, type, role, status, text (text, assistant transcript or user
     input transcription), audio_ms (0 when none), truncated_at_ms (NaN unless truncated), call_id, name,
     arguments, output, response_id (the response that produced the item; None for user items),
-    created_at (first received event carrying the item id, NaN without a log).
+    created_at (first received event carrying the item id, NaN without a log), connection (which of the
+    session's connections the item was first added on: 1, then 2 … after a reconnect or hand-over; its
+    later connections got it replayed).
 
     A truncated item keeps the text that was streamed (the server drops its transcript); its audio_ms is
     what is left after the cut.
@@ -132,6 +135,7 @@ def items_frame(state: ConversationState, log: EventLog | None = None) -> pd.Dat
         cols["output"].append(item.get("output"))
         cols["response_id"].append(resp.id if resp is not None else None)
         cols["created_at"].append(first_seen.get(iid, _NAN))
+        cols["connection"].append((connections or {}).get(iid))
         prev = iid
     cols["audio_ms"] = (np.asarray(samples, dtype=np.float64) * (1000.0 / SAMPLE_RATE)).tolist()
     return _frame(cols, ITEM_DTYPES)

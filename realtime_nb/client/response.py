@@ -17,16 +17,18 @@ to the end of the chain; ``s.say(...)`` returns that final response by default.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
 from .. import audio as _audio
-from ..errors import ConnectionClosed
+from ..errors import ConnectionClosed, RealtimeTimeout
 from ..protocol.reducer import ConversationState, ResponseState
 from . import _loop
 
@@ -37,8 +39,14 @@ class ResponseHost(Protocol):
     connection — do not tie the connection's module to theirs."""
 
     state: ConversationState
+    reply_timeout: float        # seconds for response.created, the reply to response.create
+    response_timeout: float     # seconds without any event of a running response
+    tool_timeout: float
 
     def call_on_loop(self, fn: Callable[[], Any]) -> Any: ...
+
+    def give_up(self, resp: Response, exc: RealtimeTimeout) -> None:
+        """The response went silent past its bound: fail it locally (and ask the server to cancel it)."""
 
 __all__ = ["Response", "ref"]
 
@@ -107,6 +115,10 @@ class Response:
         loop = asyncio.get_running_loop()   # responses are made on the session loop
         self._done_fut: asyncio.Future[None] = loop.create_future()
         self._settled_fut: asyncio.Future[None] = loop.create_future()
+        # monotonic time of the last event of this response (its inactivity bound counts from there)
+        self._last_activity = time.monotonic()
+        self._blocker: Response | None = None   # a server-started response our request waits behind
+        self._fail_details: dict[str, Any] | None = None   # status_details of a locally failed response
 
     # -- lifecycle (loop thread) -------------------------------------------------------------------
     def _bind(self, state: ResponseState, seq: int) -> None:
@@ -148,23 +160,69 @@ class Response:
     def wait(self, timeout: float | None = None) -> Response:
         """Block until ``response.done`` and return ``self``; raises the error that ended it, if any.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds (the response keeps running).
+        ``timeout``: seconds in all, then ``rt.RealtimeTimeout`` (the response keeps running). Without
+        it the wait is bounded by inactivity: ``rt.RealtimeTimeout`` when no event of the response
+        arrived for ``s.response_timeout`` seconds (then the response is given up: cancelled, failed).
         """
         _loop.check_not_loop_thread("Response.wait()")
+        if timeout is None:
+            return _loop.run_sync(self.await_done(), None, what="Response.wait()")
         if not self._done.wait(timeout):
-            raise TimeoutError(f"response {self.id or '(not created yet)'} not done within {timeout} s")
+            raise RealtimeTimeout("response.done", timeout, response_id=self.id,
+                                  hint="the response keeps running: wait again, or s.cancel() it")
         if self._error is not None:
             raise self._error
         return self
 
     async def await_done(self) -> Response:
-        """``await r.await_done()`` (or ``await r``): the async ``wait()``."""
+        """``await r.await_done()`` (or ``await r``): the async ``wait()`` (bounded by inactivity)."""
         if not _loop.in_loop_thread():
             return await _loop.wrap_future(_loop.submit(self.await_done()))
-        await asyncio.shield(self._done_fut)
-        if self._error is not None:
-            raise self._error
+        await self._wait_done()
         return self
+
+    async def _wait_done(self, raise_error: bool = True) -> None:
+        """Loop side: until ``response.done``, bounded by inactivity. Before ``response.created`` the
+        bound is the host's ``reply_timeout`` (it is the reply to ``response.create``), after it
+        ``response_timeout`` since the response's last event (or, while our request waits behind a
+        response the server started, since that one's last event). Past the bound the host gives the
+        response up and ``RealtimeTimeout`` is raised."""
+        host = self._client
+        while not self._done_fut.done():
+            blocker = self._blocker
+            last = self._last_activity if blocker is None else max(self._last_activity, blocker._last_activity)
+            waiting_reply = self.id is None and blocker is None
+            bound = host.reply_timeout if waiting_reply else host.response_timeout
+            left = last + bound - time.monotonic()
+            if left <= 0:
+                if waiting_reply:
+                    exc = RealtimeTimeout("response.created (the reply to response.create)", bound,
+                                          hint="the server did not start the response; the session is still "
+                                               "usable: try again, or raise s.reply_timeout")
+                else:
+                    exc = RealtimeTimeout("event of the running response", bound, response_id=self.id,
+                                          hint="the response went silent and was given up (a response.cancel "
+                                               "was sent); try again, or raise s.response_timeout for models "
+                                               "that pause longer")
+                host.give_up(self, exc)
+                break
+            # in slices: the bound that applies changes when response.created (or a blocker) comes
+            step = min(left, host.reply_timeout, host.response_timeout, 1.0)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._done_fut), step)
+        if raise_error and self._error is not None:
+            raise self._error
+
+    async def _wait_settled(self) -> None:
+        """Loop side: until the tool chain after this (done) response is decided. The tools run at most
+        ``tool_timeout`` s and each reply of the follow-up is bounded, so this bound is only a backstop."""
+        host = self._client
+        limit = host.tool_timeout + 3 * host.reply_timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(self._settled_fut), limit)
+        except asyncio.TimeoutError:
+            raise RealtimeTimeout("end of the tool calls of the response", limit, response_id=self.id,
+                                  hint="a tool or its follow-up response did not finish; see s.events") from None
 
     def __await__(self) -> Any:
         return self.await_done().__await__()
@@ -173,7 +231,8 @@ class Response:
         """Loop side of ``final()``: follow the tool chain to its last response."""
         r = self
         while True:
-            await asyncio.shield(r._settled_fut)
+            await r._wait_done(raise_error=False)
+            await r._wait_settled()
             if r._error is not None:
                 raise r._error
             if r._chain_error is not None:
@@ -200,12 +259,16 @@ class Response:
     def status(self) -> str:
         """``pending`` (not created yet), ``in_progress``, ``completed``, ``cancelled``, ``incomplete``,
         ``failed`` (also when the connection dropped before ``response.done``)."""
-        if self._snap is None and self._error is not None:
+        if (self._snap is None or self._fail_details is not None) and self._error is not None:
             return "failed"
         return str(self._read("status") or "pending")
 
     @property
     def status_details(self) -> dict[str, Any] | None:
+        """The server's ``status_details``; for a response that failed here (a malformed
+        ``response.done``, a timeout) ``{"type": "failed", "reason": …, "error": {...}}``."""
+        if self._fail_details is not None:
+            return self._fail_details
         return self._read("status_details")  # type: ignore[no-any-return]
 
     @property

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import threading
 import warnings
 import weakref
@@ -28,8 +29,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _audio_in, _hooks, _loop, _ops, _params, _target, _toolrun
+from . import _audio_in, _hooks, _loop, _ops, _params, _resume, _target, _toolrun
 from ._connection import Client, Handler
+from ._options import Options
 from .response import Response
 
 __all__ = ["Session", "aconnect", "connect"]
@@ -119,6 +121,27 @@ class Session:
     @tool_timeout.setter
     def tool_timeout(self, value: float) -> None:
         self._client.tool_timeout = float(value)
+
+    @property
+    def reply_timeout(self) -> float:
+        """Seconds to wait for the reply to a client event (``session.updated``, ``conversation.item.added``,
+        ``response.created`` …) before ``rt.RealtimeTimeout`` (default 15)."""
+        return self._client.reply_timeout
+
+    @reply_timeout.setter
+    def reply_timeout(self, value: float) -> None:
+        self._client.reply_timeout = Options(reply_timeout=value).reply_timeout
+
+    @property
+    def response_timeout(self) -> float:
+        """Seconds a running response may go without any event before it is given up (cancelled) and the
+        call waiting for it raises ``rt.RealtimeTimeout`` (default 30). Inactivity, not total length: a
+        long spoken answer streams events all along."""
+        return self._client.response_timeout
+
+    @response_timeout.setter
+    def response_timeout(self, value: float) -> None:
+        self._client.response_timeout = Options(response_timeout=value).response_timeout
 
     @property
     def max_tool_rounds(self) -> int:
@@ -396,7 +419,7 @@ class Session:
         from . import frames
 
         c = self._client
-        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log))
+        return c.call_on_loop(lambda: frames.items_frame(c.state, c.log, c.item_connection))
 
     @property
     def events(self) -> Any:
@@ -464,17 +487,21 @@ def _strip_audio(item: dict[str, Any]) -> dict[str, Any]:
 # -- connecting ------------------------------------------------------------------------------------------
 
 def _prepare(model: str | None, url: str | None, api_key: str | None, fields: dict[str, Any]
-             ) -> tuple[_target.Target, str, dict[str, Any] | None]:
+             ) -> tuple[_target.Target, str, dict[str, Any] | None, Options]:
+    options, fields = Options.pick(fields)
     target = _target.resolve(url, api_key)
     session = _params.session_update(fields) if fields else None
-    return target, model or _target.DEFAULT_MODEL, session
+    return target, _target.choose_model(model), session, options
 
 
 async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float,
-                call_id: str | None = None) -> Client:
-    client = Client(target, model, target.realtime_url(model, call_id))
+                options: Options, call_id: str | None = None) -> Client:
+    if call_id is not None:  # a sideband: the conversation lives on the call, nothing to replay or hand over
+        options = dataclasses.replace(options, reconnect=False, handover=False)
+    client = Client(target, model, target.realtime_url(model, call_id), options)
     client.tool_runner = _toolrun.follow_tools
     await client.open(timeout)
+    _resume.install(client)
     if session is not None:
         try:
             await _ops.update(client, session)
@@ -489,19 +516,29 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
     """Open a Realtime session; returns once ``session.created`` (and ``session.updated``) arrived.
 
     Target: ``url`` > ``REALTIME_NB_URL`` > OpenAI GA (``api_key`` or ``OPENAI_API_KEY``) > an embedded
-    local server (offline, started on demand). ``model`` defaults to ``"gpt-realtime"``.
-    ``session_fields`` are session fields in GA or beta names (``voice``, ``instructions``,
-    ``turn_detection=None``, ``modalities``, ``input_audio_format`` …). ``call_id``: attach as the
-    sideband of that WebRTC call (``?call_id=``; the call's audio stays on its peer connection).
+    local server (offline, started on demand). ``model`` defaults to ``REALTIME_NB_MODEL``, else
+    ``"gpt-realtime-2.1"``; a model with an announced shutdown date warns once (``FutureWarning``).
+    ``session_fields`` are session fields in GA names, GA leaf names (``voice``, ``speed``,
+    ``turn_detection``, ``transcription``, ``noise_reduction``) or beta names (``modalities``,
+    ``input_audio_format`` …). ``timeout`` bounds the handshake and the wait for ``session.created``.
+    ``call_id``: attach as the sideband of that WebRTC call (``?call_id=``; the call's audio stays on
+    its peer connection; a sideband does not reconnect or hand over).
+
+    Options (not session fields): ``reply_timeout`` (15 s, the reply to a client event),
+    ``response_timeout`` (30 s without any event of a running response), ``reconnect`` (True: after a
+    drop, reconnect and restore the conversation), ``reconnect_delays`` (seconds before each attempt),
+    ``max_frame_bytes`` (16 MiB) and ``max_json_depth`` (100): received frames beyond them are dropped
+    and noted in ``s.events``; ``handover`` (True: move to a fresh connection before the server's
+    session limit).
 
     >>> s = rt.connect(url="ws://127.0.0.1:8765/v1", voice="marin", instructions="Be brief.")  # doctest: +SKIP
     """
-    target, model, session = _prepare(model, url, api_key, session_fields)
+    target, model, session, options = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
         target = _target.Target(_target.acquire_local(), "local", target.api_key)
     try:
-        client = _run(_open(target, model, session, timeout, call_id), _FOREVER, "realtime_nb.connect()")
+        client = _run(_open(target, model, session, timeout, options, call_id), _FOREVER, "realtime_nb.connect()")
     except BaseException:
         if uses_local:
             _target.release_local()
@@ -512,12 +549,12 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
 async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
                    timeout: float = 20.0, call_id: str | None = None, **session_fields: Any) -> Session:
     """The async ``connect``: ``async with await rt.aconnect() as s: ...``."""
-    target, model, session = _prepare(model, url, api_key, session_fields)
+    target, model, session, options = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
         target = _target.Target(await asyncio.to_thread(_target.acquire_local), "local", target.api_key)
     try:
-        client = await _loop.run_async(_open(target, model, session, timeout, call_id))
+        client = await _loop.run_async(_open(target, model, session, timeout, options, call_id))
     except BaseException:
         if uses_local:
             await asyncio.to_thread(_target.release_local)

@@ -59,7 +59,7 @@ class RealtimeMagics(Magics):
     @magic_arguments()
     @argument("-n", "--name", default=DEFAULT_NAME, help="variable to bind the session to (default rt_session)")
     @argument("--url", default=None, help="server URL (ws://…/v1); default: REALTIME_NB_URL, OpenAI, or embedded")
-    @argument("--model", default=None, help="model name (default gpt-realtime)")
+    @argument("--model", default=None, help="model name (default: REALTIME_NB_MODEL, else gpt-realtime-2.1)")
     @argument("--voice", default=None, help="voice, e.g. marin")
     @argument("--instructions", default=None, help="system instructions")
     @argument("--text", action="store_true", help="text-only replies (output_modalities ['text'])")

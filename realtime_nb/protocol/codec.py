@@ -7,16 +7,33 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import EventError
+from .errors import EventError, json_type
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ascii_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 # What ``json.loads`` runs on a str once it has checked for a BOM and skipped leading whitespace.
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def encode(event: dict[str, Any]) -> str:
-    """Serialize one event for a text frame."""
-    return _encoder.encode(event)
+def encode(event: dict[str, Any], *, strict: bool = False) -> str:
+    """Serialize one event for a text frame; the result always encodes as UTF-8.
+
+    Non-ASCII text goes out as is (shorter frames), except when a string holds a lone UTF-16
+    surrogate, which UTF-8 cannot carry: then the whole event is written with ``\\u`` escapes, which
+    any JSON decoder reads back to the same value. (The server refuses such strings on input; this
+    keeps a surrogate that reaches an event any other way from failing the send.) With ``strict``
+    (the client: such text is the user's mistake, to be reported before anything is sent) the
+    ``UnicodeEncodeError`` is raised instead.
+    """
+    text: str = _encoder.encode(event)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            if strict:
+                raise
+            return str(_ascii_encoder.encode(event))
+    return text
 
 
 _T = TypeVar("_T")
@@ -82,6 +99,6 @@ def decode(frame: str | bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise EventError(
             "invalid_json",
-            f"Expected a JSON object for the event, but got {type(value).__name__}.",
+            f"Expected a JSON object for the event, but got {json_type(value)}.",
         )
     return value

@@ -13,6 +13,18 @@ from typing import Any
 
 from .errors import EventError, invalid_type, invalid_value, missing_parameter, unknown_parameter
 from .events import AUDIO_FORMATS, VOICES
+from .params import (
+    check_include,
+    check_prompt,
+    check_reasoning,
+    check_tool_choice,
+    check_tools,
+    check_tracing,
+    check_truncation,
+)
+
+__all__ = ["apply_update", "check_format", "check_max_tokens", "check_output_modalities", "check_tool_choice",
+           "check_tools", "check_voice", "default_session"]
 
 DEFAULT_INSTRUCTIONS = (
     "Your knowledge cutoff is 2023-10. You are a helpful, witty, and friendly AI. Act like a human, but "
@@ -149,34 +161,6 @@ def check_max_tokens(value: Any, path: str) -> Any:
     return value
 
 
-def check_tools(value: Any, path: str) -> list[dict[str, Any]]:
-    _need(isinstance(value, list), invalid_type(path, "an array", value))
-    out = []
-    for i, tool in enumerate(value):
-        p = f"{path}[{i}]"
-        _need(isinstance(tool, dict), invalid_type(p, "an object", tool))
-        _need("type" in tool, missing_parameter(f"{p}.type"))
-        _need(tool["type"] in ("function", "mcp"), invalid_value(f"{p}.type", tool["type"], ["function", "mcp"]))
-        if tool["type"] == "function":
-            _known(tool, ("type", "name", "description", "parameters"), p)
-            _need(isinstance(tool.get("name"), str), missing_parameter(f"{p}.name"))
-            if "parameters" in tool:
-                _need(isinstance(tool["parameters"], dict), invalid_type(f"{p}.parameters", "an object",
-                                                                         tool["parameters"]))
-        out.append(copy.deepcopy(tool))
-    return out
-
-
-def check_tool_choice(value: Any, path: str) -> Any:
-    if isinstance(value, str):
-        _need(value in ("auto", "none", "required"), invalid_value(path, value, ["auto", "none", "required"]))
-        return value
-    _need(isinstance(value, dict), invalid_type(path, "a string or an object", value))
-    _need(value.get("type") in ("function", "mcp"), invalid_value(f"{path}.type", value.get("type"),
-                                                                   ["function", "mcp"]))
-    return dict(value)
-
-
 def _check_turn_detection(value: Any, current: Any, path: str) -> Any:
     if value is None:
         return None
@@ -223,6 +207,15 @@ def _check_transcription(value: Any, path: str) -> Any:
     if "delay" in value:
         allowed = ["minimal", "low", "medium", "high", "xhigh"]
         _need(value["delay"] in allowed, invalid_value(f"{path}.delay", value["delay"], allowed))
+    for key in ("language", "prompt"):
+        if key in value:
+            _need(isinstance(value[key], str), invalid_type(f"{path}.{key}", "a string", value[key]))
+    for key in ("languages", "keywords"):
+        if key in value:
+            words, p = value[key], f"{path}.{key}"
+            _need(isinstance(words, list), invalid_type(p, "an array", words))
+            for i, w in enumerate(words):
+                _need(isinstance(w, str), invalid_type(f"{p}[{i}]", "a string", w))
     return dict(value)
 
 
@@ -310,19 +303,16 @@ def apply_update(current: dict[str, Any], update: Any, *, voice_locked: bool = F
         elif key == "max_output_tokens":
             new[key] = check_max_tokens(value, p)
         elif key == "truncation":
-            _need(value in ("auto", "disabled") or (isinstance(value, dict) and
-                                                    value.get("type") == "retention_ratio"),
-                  invalid_value(p, value, ["auto", "disabled", "retention_ratio"]))
-            new[key] = copy.deepcopy(value)
+            new[key] = check_truncation(value, p)
         elif key == "tracing":
-            _need(value is None or value == "auto" or isinstance(value, dict),
-                  invalid_value(p, value, ["auto", "null", "object"]))
-            new[key] = copy.deepcopy(value)
+            new[key] = check_tracing(value, p)
         elif key == "include":
-            allowed = ["item.input_audio_transcription.logprobs"]
-            _need(value is None or (isinstance(value, list) and all(v in allowed for v in value)),
-                  invalid_value(p, value, allowed))
-            new[key] = copy.deepcopy(value)
-        else:  # prompt, parallel_tool_calls, reasoning: stored as given
-            new[key] = copy.deepcopy(value)
+            new[key] = check_include(value, p)
+        elif key == "prompt":
+            new[key] = check_prompt(value, p)
+        elif key == "reasoning":
+            new[key] = check_reasoning(value, p)
+        elif key == "parallel_tool_calls":
+            _need(isinstance(value, bool), invalid_type(p, "a boolean", value))
+            new[key] = value
     return new

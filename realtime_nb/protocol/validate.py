@@ -12,6 +12,7 @@ from typing import Any
 from . import session_config as sc
 from .errors import EventError, invalid_type, invalid_value, missing_parameter, unknown_parameter
 from .events import ACCEPTED_CLIENT_TYPES
+from .params import check_prompt, check_reasoning
 
 _STR, _INT, _DICT, _LIST = "a string", "an integer", "an object", "an array"
 
@@ -43,12 +44,12 @@ _CONTENT_FIELDS = {
     "input_image": ("type", "image_url", "detail"),
     "output_text": ("type", "text"),
     "output_audio": ("type", "audio", "transcript"),
-    "text": ("type", "text"),
 }
+_STATUSES = ("completed", "incomplete", "in_progress")
 _ROLE_CONTENT = {
     "system": ("input_text",),
     "user": ("input_text", "input_audio", "input_image"),
-    "assistant": ("output_text", "output_audio", "text"),
+    "assistant": ("output_text", "output_audio"),
 }
 
 
@@ -124,6 +125,10 @@ def validate_item(item: Any, path: str, *, allow_reference: bool = False) -> Non
         raise invalid_value(f"{path}.type", kind, allowed_types)
     if "id" in item and not isinstance(item["id"], str):
         raise invalid_type(f"{path}.id", _STR, item["id"])
+    if "object" in item and item["object"] != "realtime.item":
+        raise invalid_value(f"{path}.object", item["object"], ["realtime.item"])
+    if "status" in item and item["status"] not in _STATUSES:
+        raise invalid_value(f"{path}.status", item["status"], list(_STATUSES))
     if kind == "item_reference":
         _only(item, ("type", "id", "object"), path)
         if not isinstance(item.get("id"), str):
@@ -133,6 +138,8 @@ def validate_item(item: Any, path: str, *, allow_reference: bool = False) -> Non
         role = item.get("role")
         if role is None:
             raise missing_parameter(f"{path}.role")
+        if not isinstance(role, str):  # before the table lookup: a list or an object is unhashable
+            raise invalid_type(f"{path}.role", _STR, role)
         if role not in _ROLE_CONTENT:
             raise invalid_value(f"{path}.role", role, list(_ROLE_CONTENT))
         content = item.get("content")
@@ -149,6 +156,8 @@ def validate_item(item: Any, path: str, *, allow_reference: bool = False) -> Non
                 raise missing_parameter(f"{path}.{key}")
             if not isinstance(item[key], str):
                 raise invalid_type(f"{path}.{key}", _STR, item[key])
+        if "call_id" in item and not isinstance(item["call_id"], str):
+            raise invalid_type(f"{path}.call_id", _STR, item["call_id"])
     else:  # function_call_output
         _only(item, (*_ITEM_COMMON, "call_id", "output"), path)
         for key in ("call_id", "output"):
@@ -168,18 +177,23 @@ def _validate_part(part: Any, role: str, path: str) -> None:
     if ptype not in allowed:
         raise invalid_value(f"{path}.type", ptype, list(allowed))
     _only(part, _CONTENT_FIELDS[ptype], path)
-    if ptype in ("input_text", "output_text", "text"):
+    if ptype in ("input_text", "output_text"):
         if not isinstance(part.get("text"), str):
             raise missing_parameter(f"{path}.text")
     elif ptype == "input_audio":
         if not isinstance(part.get("audio"), str):
             raise missing_parameter(f"{path}.audio")
+        if "transcript" in part and not isinstance(part["transcript"], str):
+            raise invalid_type(f"{path}.transcript", _STR, part["transcript"])
     elif ptype == "output_audio":
         raise EventError("invalid_value",
                          "Assistant audio messages cannot be created by the client; use output_text.",
                          f"{path}.type")
-    elif ptype == "input_image" and not isinstance(part.get("image_url"), str):
-        raise missing_parameter(f"{path}.image_url")
+    elif ptype == "input_image":
+        if not isinstance(part.get("image_url"), str):
+            raise missing_parameter(f"{path}.image_url")
+        if "detail" in part and part["detail"] not in ("auto", "low", "high"):
+            raise invalid_value(f"{path}.detail", part["detail"], ["auto", "low", "high"])
 
 
 def _only(obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
@@ -226,6 +240,12 @@ def validate_response_params(params: dict[str, Any], path: str = "response") -> 
             sc.check_max_tokens(value, p)
         elif key == "metadata":
             _check_metadata(value, p)
+        elif key == "prompt":
+            check_prompt(value, p)
+        elif key == "reasoning":
+            check_reasoning(value, p)
+        elif key == "parallel_tool_calls" and not isinstance(value, bool):
+            raise invalid_type(p, "a boolean", value)
 
 
 def _check_metadata(value: Any, path: str) -> None:

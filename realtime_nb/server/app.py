@@ -24,7 +24,8 @@ from websockets.datastructures import Headers
 
 from ..protocol import dialect
 from ..protocol.codec import decode, encode
-from ..protocol.errors import EventError
+from ..protocol.errors import EventError, server_error
+from ..protocol.normalize import prepare_client_event
 from ..protocol.redact import RedactKey
 from .brain_api import BrainError
 from .brains import make_brain
@@ -139,9 +140,13 @@ class _Connection:
     async def _writer(self) -> None:
         while (batch := await self.queue.get()) is not None:
             for event in batch:
-                outgoing = dialect.server_event_to_beta(event) if self.beta else [event]
-                for e in outgoing:
-                    await self.ws.send(encode(e))
+                try:
+                    frames = [encode(e) for e in (dialect.server_event_to_beta(event) if self.beta else [event])]
+                except Exception:  # our fault: say so instead of ending the writer (and the connection)
+                    log.exception("could not encode a %s event", event.get("type"))
+                    frames = [encode(server_error().to_event())]
+                for frame in frames:
+                    await self.ws.send(frame)
 
     async def _transcribe(self, job: TranscriptionJob) -> None:
         await asyncio.to_thread(job.run)
@@ -174,17 +179,21 @@ class _Connection:
                 put(exc)
 
         self.workers.submit(produce)
-        while (piece := await pieces.get()) is not None:
-            if isinstance(piece, Exception):
-                message = str(piece) if isinstance(piece, BrainError) else f"{type(piece).__name__}: {piece}"
-                self.emit(run.fail(message))
-                return
-            if run.finished:
-                continue  # cancelled: let the producer wind down, send nothing more
-            for batch in run.steps_for(piece):
-                self.emit(batch)
-                await asyncio.sleep(_audio_seconds(batch) * self.pace)
-        self.emit(run.complete())
+        try:
+            while (piece := await pieces.get()) is not None:
+                if isinstance(piece, Exception):
+                    message = str(piece) if isinstance(piece, BrainError) else f"{type(piece).__name__}: {piece}"
+                    self.emit(run.fail(message))
+                    return
+                if run.finished:
+                    continue  # cancelled: let the producer wind down, send nothing more
+                for batch in run.steps_for(piece):
+                    self.emit(batch)
+                    await asyncio.sleep(_audio_seconds(batch) * self.pace)
+            self.emit(run.complete())
+        except Exception as exc:  # a bug of ours while streaming: the response fails, the session goes on
+            log.exception("response %s failed while streaming", run.id)
+            self.emit(run.fail(f"server error: {type(exc).__name__}"))
 
     async def _timers(self) -> None:
         deadline = self.engine.started + self.engine.max_session_s
@@ -228,13 +237,23 @@ class _Connection:
                 await timers
 
     def _handle(self, frame: str | bytes) -> list[dict[str, Any]]:
+        """The events answering one client frame. Never raises: whatever goes wrong while handling one
+        frame becomes an ``error`` event (``server_error`` for our own faults, logged once with its
+        traceback) and the connection keeps serving, as the live service does."""
+        event: dict[str, Any] | None = None
         try:
             event = decode(frame)
+            if self.beta:
+                event = dialect.client_event_to_ga(prepare_client_event(event))
+            return self.engine.receive(event)
         except EventError as err:
             return [err.to_event()]
-        if self.beta:
-            event = dialect.client_event_to_ga(event)
-        return self.engine.receive(event)
+        except Exception:
+            raw_id = event.get("event_id") if event is not None else None
+            eid = raw_id if isinstance(raw_id, str) else None
+            log.exception("server error handling a client %s event (event_id %r)",
+                          event.get("type") if event is not None else "frame", eid)
+            return [server_error(eid).to_event()]
 
 
 def _audio_seconds(batch: list[dict[str, Any]]) -> float:
@@ -264,14 +283,18 @@ class LocalServer:
     server minted at ``POST /v1/realtime/client_secrets``; ``secrets``). The same port answers WebRTC
     calls at ``POST /v1/realtime/calls`` (with ``realtime-nb[webrtc]``; ``calls``) and their
     ``?call_id=`` sidebands: docs/webrtc.md.
+    ``beta_dialect``: serve clients that send ``OpenAI-Beta: realtime=v1`` the retired beta dialect
+    (translated to and from GA), for running old beta code. By default they get what the live service
+    answers: ``error`` ``beta_api_shape_disabled``, then close 4000.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  brain: Any = None, pace: str | float = "fast", max_session_s: float = 3600.0,
                  chunk_ms: int = 100, vad: str | None = None, transcript_wait_s: float = 3.0,
                  llm_url: str | None = None, llm_model: str | None = None,
-                 llm_api_key: str | None = None) -> None:
+                 llm_api_key: str | None = None, beta_dialect: bool = False) -> None:
         self.host, self._port, self.api_key = host, port, api_key
+        self.beta_dialect = beta_dialect
         self.brain = make_brain(brain, llm_url=llm_url, llm_model=llm_model, llm_api_key=llm_api_key)
         if isinstance(pace, str) and pace not in PACES:
             raise ValueError(f"pace must be 'fast', 'realtime' or a number, not {pace!r}")
@@ -375,6 +398,14 @@ class LocalServer:
         except EventError as refused:
             await ws.send(encode(refused.to_event()))
             await ws.close(3000, "invalid_request_error.invalid_api_key")
+            return
+        if beta and not self.beta_dialect:
+            err = EventError("beta_api_shape_disabled", "The Realtime API beta shape is disabled: connect "
+                             "without the 'OpenAI-Beta: realtime=v1' header and send GA events. (This local "
+                             "server serves the beta dialect only when started with beta_dialect=True or "
+                             "--beta-dialect.)")
+            await ws.send(encode(err.to_event()))
+            await ws.close(4000, "invalid_request_error.beta_api_shape_disabled")
             return
         if "call_id" in query:
             await self._sideband(ws, query["call_id"][0], grant)

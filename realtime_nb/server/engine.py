@@ -29,6 +29,7 @@ from ..protocol.events import SAMPLE_RATE
 from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import new_id
 from ..protocol.ids import response_id as new_response_id
+from ..protocol.normalize import prepare_client_event
 from ..protocol.validate import validate_client_event, validate_item
 from .brain_api import Brain, BrainRequest
 from .input_audio import InputAudio
@@ -97,6 +98,7 @@ class Engine(InputAudio):
     def receive(self, event: Event) -> list[Event]:
         """Handle one decoded client event (GA shape). Errors come back as ``error`` events."""
         try:
+            event = prepare_client_event(event)  # nesting bound, valid Unicode, null = not given
             validate_client_event(event)
             handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
             out: list[Event] = handler(event)
@@ -130,7 +132,11 @@ class Engine(InputAudio):
                     raw = au.b64decode(part.pop("audio"))
                 except ValueError:
                     raise EventError("invalid_value", "Invalid base64 audio.", f"{path}.content[{i}].audio") from None
-                chunk = au.decode_audio(raw, self.session["audio"]["input"]["format"])
+                fmt = self.session["audio"]["input"]["format"]
+                if fmt["type"] == "audio/pcm" and len(raw) % 2:
+                    raise EventError("invalid_value", "Invalid 'audio': 16-bit PCM needs an even number of "
+                                     "bytes.", f"{path}.content[{i}].audio")
+                chunk = au.decode_audio(raw, fmt)
                 pcm = chunk if pcm is None else np.concatenate([pcm, chunk])
                 part.setdefault("transcript", None)
         return item, pcm
@@ -178,6 +184,10 @@ class Engine(InputAudio):
             raise EventError("invalid_value", "Only assistant message items can be truncated.", "item_id")
         end_ms = event["audio_end_ms"]
         have_ms = self.conversation.audio_ms(item["id"])
+        if not self.conversation.audio_samples(item["id"]) and not any(
+                p.get("type") == "output_audio" for p in item.get("content") or []):
+            raise EventError("unsupported_content_type", "Truncation is only supported for assistant messages "
+                             "with audio content; this item has none.", "item_id")
         if end_ms > have_ms:
             raise EventError("invalid_value", f"Audio content of {have_ms:.0f}ms is already shorter than "
                              f"{end_ms}ms.", "audio_end_ms")
@@ -209,7 +219,8 @@ class Engine(InputAudio):
         params = {
             "output_modalities": r.get("output_modalities", s["output_modalities"]),
             "instructions": r.get("instructions", s["instructions"]),
-            "voice": voice,
+            # a custom voice {"id": …} is named by its id: the response object's voice is a string
+            "voice": voice["id"] if isinstance(voice, dict) else voice,
             "format": out_audio.get("format", s["audio"]["output"]["format"]),
             "speed": s["audio"]["output"]["speed"],
             "tools": r.get("tools", s["tools"]),

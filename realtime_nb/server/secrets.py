@@ -24,7 +24,7 @@ from ..protocol import session_config as sc
 from ..protocol.errors import EventError, invalid_type, invalid_value, unknown_parameter
 from ..protocol.ids import new_id
 
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = "gpt-realtime-2.1"  # as the client's default (gpt-realtime has a shutdown date)
 EPHEMERAL_PREFIX = "ek_"
 DEFAULT_SECONDS, MIN_SECONDS, MAX_SECONDS = 600, 10, 7200
 
@@ -73,7 +73,8 @@ class ClientSecrets:
             return REGULAR
         if key is None:
             raise _auth_error("Missing bearer or basic authentication in header.")
-        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+        # surrogatepass: a key with a lone surrogate is a wrong key, not an encoding error
+        if not hmac.compare_digest(key.encode("utf-8", "surrogatepass"), self.api_key.encode("utf-8", "surrogatepass")):
             raise _auth_error("Incorrect API key provided.")
         return REGULAR
 

@@ -1,0 +1,216 @@
+"""Reconnect and resume: when the connection drops without the user closing it, open a new one, restore
+the session config and replay the conversation into it, then carry on (the mechanism is ``_resilience``).
+
+What the new server session gets (``open_replica``):
+
+- the session config: every ``session.update`` the server accepted, deep-merged (``Client.sent_config``:
+  ``connect(**fields)``, ``s.update``, ``@s.tool``), sent as one ``session.update``;
+- the conversation, in order, as ``conversation.item.create`` events with the **same item ids** (the
+  client picks them, so the old → new id mapping is the identity and ids you hold stay valid): messages as
+  text — a spoken turn by its transcript where one exists, else its audio —, function calls and their
+  outputs. Items that cannot be replayed (other types, a message with nothing left in it) or that the
+  new server refuses are listed in the ``reconnected`` notice (``not_replayed``);
+- the input audio appended but not committed (before the drop, and during the gap): its last 10 s.
+
+What it does not get: anything the old server kept for itself (its cached tokens, its copy of audio
+the client never had, responses that were running — those failed with ``ConnectionClosed``).
+
+Notices (``s.on(kind, fn)``, also to ``"*"`` handlers; each a dict with ``type`` and ``message``):
+
+- ``reconnecting``: ``attempt``, ``attempts``, ``delay`` (s before this attempt), ``code``, ``reason``
+  (of the drop), ``connection`` (the number of the connection that dropped), ``cause`` (``"drop"``);
+- ``reconnected``: ``connection`` (the new number), ``attempts``, ``items`` (replayed), ``not_replayed``
+  (item ids), ``audio_resent_ms``, ``audio_dropped_ms``, ``downtime_s``, ``cause``;
+- ``resume_failed``: ``code``, ``reason``, ``attempts``, ``error`` (the last attempt's); the session is
+  closed and calls raise ``ConnectionClosed``.
+
+No reconnect after ``close()``, after ``SessionExpired`` (the hand-over is what avoids the limit), for
+refusals that a retry cannot fix (close 1008, 3000 bad key, 4000-4999 bad request/model), before the
+first ``session.created``, or with ``rt.connect(reconnect=False)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import audio as _audio
+from ..errors import ConnectionClosed, RealtimeError, SessionExpired
+from ..protocol.reducer import ConversationState
+from . import _audio_in
+from ._connection import Client
+
+_FATAL = frozenset({1008, 3000, 3003})
+# Drops this close together (seconds) count as one run of attempts: a server that accepts and drops
+# again at once must not be reconnected to forever.
+_RUN_WINDOW = 60.0
+
+
+def install(client: Client) -> None:
+    """Reconnect ``client`` after drops, as its options say."""
+    if client.options.reconnect and client.options.reconnect_delays:
+        client.on_drop = lambda exc: _on_drop(client, exc)
+
+
+def _on_drop(client: Client, exc: ConnectionClosed) -> bool:
+    code = exc.code or 1006
+    if isinstance(exc, SessionExpired) or code in _FATAL or 4000 <= code < 5000 or not client._session_ready.done():
+        return False
+    now = time.monotonic()
+    runs = [t for t in client.drop_times if now - t < _RUN_WINDOW]
+    if len(runs) >= len(client.options.reconnect_delays):
+        return False  # it keeps dropping right after each reconnect
+    client.drop_times = [*runs, now]
+    told = client.suspend(exc)
+    delays = client.options.reconnect_delays
+    per_attempt = client.connect_timeout + 3 * client.reply_timeout
+    client.gate_bound = sum(delays) + len(delays) * per_attempt + 1.0
+    client.spawn(_reconnect(client, exc, told))
+    return True
+
+
+async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClosed) -> None:
+    started = time.monotonic()
+    delays = client.options.reconnect_delays
+    dropped = client.connection
+    last: BaseException = exc
+    for attempt, delay in enumerate(delays, 1):
+        client.notice("reconnecting", f"connection {dropped} dropped (code {exc.code}); reconnecting: attempt "
+                      f"{attempt} of {len(delays)} in {delay:g} s", attempt=attempt, attempts=len(delays),
+                      delay=delay, code=exc.code, reason=exc.reason, connection=dropped, cause="drop")
+        await asyncio.sleep(delay)
+        if client.closed is not None:
+            return
+        try:
+            aux, skipped = await open_replica(client)
+        except Exception as err:  # refused, unreachable, timed out, config rejected: try again
+            last = err
+            client.log.note(client.now(), "reconnect_failed", f"attempt {attempt}: {type(err).__name__}: {err}",
+                            code=type(err).__name__)
+            continue
+        if client.closed is not None:  # closed by the user meanwhile
+            await aux.close()
+            return
+        stats = await switch_to(client, aux)
+        client.notice("reconnected", f"reconnected as connection {client.connection}; {stats['items']} items "
+                      "replayed", connection=client.connection, attempts=attempt, not_replayed=skipped,
+                      downtime_s=round(time.monotonic() - started, 4), cause="drop", **stats)
+        return
+    final = ConnectionClosed(exc.code, f"{exc.reason or 'connection lost'}; could not reconnect "
+                             f"({len(delays)} attempts; last: {type(last).__name__}: {last})")
+    client.notice("resume_failed", str(final), code=exc.code, reason=exc.reason, attempts=len(delays),
+                  error=f"{type(last).__name__}: {last}")
+    client._closed(final)
+
+
+async def open_replica(client: Client) -> tuple[Client, list[str]]:
+    """A new connection to the same target with ``client``'s config and conversation; not yet in use.
+    Returns it and the ids of items it could not take."""
+    aux = Client(client.target, client.model, client.url, client.options)
+    aux.log = client.log  # its traffic shows in s.events, on the session's clock
+    await aux.open(client.connect_timeout, clock=client._t0)
+    try:
+        if client.sent_config:
+            op = await aux.send({"type": "session.update", "session": client.sent_config}, expect="session.updated")
+            await aux.wait(op)
+        skipped = await replay(client.state, aux, _audio_in.input_format(client))
+    except BaseException:
+        await aux.close()
+        raise
+    return aux, skipped
+
+
+async def replay(state: ConversationState, aux: Client, input_format: dict[str, Any]) -> list[str]:
+    """Send the conversation of ``state`` to ``aux`` (pipelined); returns the ids not replayed."""
+    skipped: list[str] = []
+    ops = []
+    for item in state.conversation:
+        copy = replay_item(state, item, input_format)
+        if copy is None:
+            skipped.append(item["id"])
+            continue
+        ops.append((item["id"], await aux.send({"type": "conversation.item.create", "item": copy},
+                                               expect="conversation.item.added", key=copy["id"])))
+    for item_id, op in ops:
+        try:
+            await aux.wait(op)
+        except RealtimeError as err:
+            skipped.append(item_id)
+            aux.log.note(aux.now(), "replay_refused", f"{item_id}: {err}", code=err.code)
+    return skipped
+
+
+def replay_item(state: ConversationState, item: dict[str, Any], input_format: dict[str, Any]) -> dict[str, Any] | None:
+    """The item to create on a new server for ``item`` of the conversation, or ``None`` (not replayable)."""
+    iid, kind = item["id"], item.get("type")
+    if kind == "function_call":
+        return {"id": iid, "type": "function_call", "call_id": item.get("call_id") or "",
+                "name": item.get("name") or "", "arguments": item.get("arguments") or "{}"}
+    if kind == "function_call_output":
+        output = item.get("output")
+        return {"id": iid, "type": "function_call_output", "call_id": item.get("call_id") or "",
+                "output": output if isinstance(output, str) else ""}
+    if kind != "message":
+        return None
+    role = item.get("role") or "user"
+    text_type = "output_text" if role == "assistant" else "input_text"
+    parts: list[dict[str, Any]] = []
+    for part in item.get("content") or []:
+        ptype = part.get("type") if isinstance(part, dict) else None
+        if ptype in ("input_text", "output_text", "text"):
+            parts.append({"type": text_type, "text": str(part.get("text") or "")})
+        elif ptype in ("input_audio", "output_audio", "audio"):
+            spoken = part.get("transcript") or state.item_text(iid)
+            if spoken:
+                parts.append({"type": text_type, "text": spoken})
+                continue
+            pcm = state.item_audio(iid)
+            if len(pcm):
+                audio_type = "output_audio" if role == "assistant" else "input_audio"
+                parts.append({"type": audio_type, "audio": _audio_in.encode(pcm, input_format)})
+    if not parts:
+        return None
+    return {"id": iid, "type": "message", "role": role, "content": parts}
+
+
+async def switch_to(client: Client, aux: Client) -> dict[str, Any]:
+    """Make ``aux`` the socket of ``client`` (gate closed), send the kept input audio, open the gate.
+    Returns what the ``reconnected`` notice reports."""
+    items = len(client.state.conversation)
+    old, uncommitted = await client.adopt(aux)
+    dropped = client.gap_dropped
+    pending = [uncommitted]
+    sent = 0
+    fmt = _audio_in.input_format(client)
+    step = _audio_in.APPEND_CHUNK_BYTES // 2
+    while True:  # audio may keep arriving at the gate while we send; the gate opens once none is left
+        pending.append(client.take_gap_audio())
+        pcm = np.concatenate(pending)
+        pending = []
+        if not len(pcm):
+            break
+        limit = int(10.0 * _audio.SAMPLE_RATE) - sent
+        if len(pcm) > limit:
+            dropped, pcm = dropped + len(pcm) - max(limit, 0), pcm[len(pcm) - max(limit, 0):]
+        for start in range(0, len(pcm), step):
+            chunk = pcm[start:start + step]
+            await client.send(_audio_in.append_event(chunk, fmt), pcm=chunk, resuming=True)
+        sent += len(pcm)
+    client.gap_dropped = 0
+    if dropped:
+        client.log.note(client.now(), "audio_dropped", f"{dropped / 24:.0f} ms of input audio (older than the last "
+                        "10 s kept across the reconnect) were not sent", code="audio_dropped")
+    client.open_gate()
+    if old is not None:
+        client.spawn(_close_quietly(old))
+    return {"items": items, "audio_resent_ms": round(sent / 24), "audio_dropped_ms": round(dropped / 24)}
+
+
+async def _close_quietly(ws: Any) -> None:
+    try:
+        await asyncio.wait_for(ws.close(), 5)
+    except Exception:  # the old socket is already gone
+        return
