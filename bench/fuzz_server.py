@@ -16,7 +16,9 @@ of a missing item) whose ``error`` marks the end of the frame's answer. Counted:
 - **error_event_id_mismatch**: ``error`` events that do not name the event that caused them.
 
 A fresh connection every ``--reconnect`` frames keeps conversations (and the cost of responses over
-them) bounded. Run: ``python bench/fuzz_server.py --frames 100000`` (heavy: under ``flock /tmp/heavy.lock``).
+them) bounded. With ``--beta-dialect`` the server serves the beta dialect over beta connections (the schema check is
+then skipped: beta events are not the SDK's GA types).
+Run: ``python bench/fuzz_server.py --frames 100000`` (heavy: under ``flock /tmp/heavy.lock``).
 Writes bench/results/fuzz_server.json.
 """
 
@@ -57,8 +59,8 @@ class _Faults(logging.Handler):
 
 
 class Run:
-    def __init__(self, server: LocalServer, reconnect: int) -> None:
-        self.server, self.reconnect = server, reconnect
+    def __init__(self, server: LocalServer, reconnect: int, *, beta: bool = False) -> None:
+        self.server, self.reconnect, self.beta = server, reconnect, beta
         self.counts: collections.Counter[str] = collections.Counter()
         self.types: collections.Counter[str] = collections.Counter()
         self.samples: dict[str, list[str]] = collections.defaultdict(list)
@@ -66,9 +68,11 @@ class Run:
         self.since_connect = 0
 
     def _connect(self) -> RawClient:
-        c = RawClient(self.server.url, validate=False)
+        headers = {"Authorization": "Bearer x", **({"OpenAI-Beta": "realtime=v1"} if self.beta else {})}
+        c = RawClient(self.server.url, validate=False, headers=headers)
         c.recv()
-        c.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
+        c.send({"type": "session.update", "session": {"modalities": ["text"]} if self.beta else {
+            "type": "realtime", "output_modalities": ["text"]}})
         self.client, self.since_connect = c, 0
         return c
 
@@ -97,7 +101,8 @@ class Run:
                 self.counts["events"] += 1
                 self.types[event["type"]] += 1
                 try:
-                    check_schema(event)
+                    if not self.beta:  # beta events are not the SDK's GA types
+                        check_schema(event)
                 except (AssertionError, ValueError) as exc:
                     first = [ln for ln in str(exc).splitlines() if event.get("type", "?").split(".")[0] in ln.lower()]
                     self._note("schema_invalid", f"{event.get('type')} ({(first or [''])[0][:160]}) after "
@@ -117,14 +122,17 @@ def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--frames", type=int, default=100_000, help="fuzzed client frames to send")
     ap.add_argument("--reconnect", type=int, default=2000, help="frames per connection")
-    ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--beta-dialect", action="store_true",
+                    help="fuzz a beta-dialect server over beta connections (no schema check: beta events)")
     args = ap.parse_args()
+    if args.quick:
+        args.frames = min(args.frames, 300)
     warnings.simplefilter("ignore")
     faults = _Faults()
     logging.getLogger("realtime_nb.server").addHandler(faults)
     started = time.perf_counter()
-    with LocalServer() as server:
-        run = Run(server, args.reconnect)
+    with LocalServer(beta_dialect=args.beta_dialect) as server:
+        run = Run(server, args.reconnect, beta=args.beta_dialect)
         counter = iter(range(10**9))
         frames = st.one_of(any_event.map(lambda e: ("event", e)), st.sampled_from(RAW_FRAMES).map(
             lambda f: ("raw", f)))
@@ -148,10 +156,17 @@ def main() -> None:
             run.client.close()
     elapsed = time.perf_counter() - started
     result = {
+        "config": {"quick": args.quick, "frames": args.frames, "reconnect": args.reconnect,
+                   "beta_dialect": args.beta_dialect},
         "frames": run.counts["frames"], "events_received": run.counts["events"],
         "dropped_connections": run.counts["dropped"], "stalled": run.counts["stalled"],
         "tracebacks": len(faults.records), "schema_invalid_events": run.counts["schema_invalid"],
         "error_event_id_mismatch": run.counts["error_event_id_mismatch"],
+        "goal": "100,000 frames: 0 dropped connections, 0 tracebacks, 0 schema-invalid events, 0 errors "
+                "without their event_id",
+        "meets_goal": run.counts["frames"] >= 100_000 and not (
+            run.counts["dropped"] or run.counts["stalled"] or faults.records or run.counts["schema_invalid"]
+            or run.counts["error_event_id_mismatch"]),
         "seconds": round(elapsed, 1), "frames_per_s": round(run.counts["frames"] / elapsed, 1),
         "event_types": dict(run.types.most_common()), "samples": dict(run.samples),
         "traceback_samples": [f"{r.name}: {r.getMessage()}" for r in faults.records[:5]],
@@ -162,7 +177,7 @@ def main() -> None:
                   result["seconds"]]], title="fuzz_server")
     for kind, lines in run.samples.items():
         print(f"{kind}:", *lines, sep="\n  ")
-    write_result("fuzz_server", result)
+    write_result("fuzz_server", result, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from .client import _hooks
 from .client.response import Response, ref
 from .client.secrets import client_secret
 from .client.session import Session, aconnect, connect
+from .client.transcribe import TranscriptionSession, transcribe
 from .errors import (
     ClassificationError,
     ConnectionClosed,
@@ -72,9 +73,11 @@ __all__ = [
     "Session",
     "SessionExpired",
     "ToolError",
+    "TranscriptionSession",
     "__version__",
     "aconnect",
     "client_secret",
     "connect",
     "ref",
+    "transcribe",
 ]

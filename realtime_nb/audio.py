@@ -9,7 +9,10 @@ from that representation:
 - ``ulaw_*`` / ``alaw_*`` implement ITU-T G.711; ``decode_audio`` / ``encode_audio`` handle the three
   Realtime wire formats (``audio/pcm``, ``audio/pcmu``, ``audio/pcma`` and their beta names);
 - ``b64*`` exist only for the JSON wire boundary;
-- ``read_wav`` / ``write_wav`` parse RIFF themselves, because the stdlib ``wave`` rejects float WAVs.
+- ``read_wav`` / ``write_wav`` parse RIFF themselves, because the stdlib ``wave`` rejects float WAVs;
+- ``load_file_24k`` reads any audio file: WAV with that parser, MP3, M4A/AAC, OGG/Opus, FLAC … with
+  ``decode_file`` (FFmpeg through PyAV, ``pip install realtime-nb[files]``), bounded in size, length and
+  time, with a clear ``ValueError`` for a file it cannot read.
 
 Only numpy and the standard library are used (plus ``pybase64``'s SIMD codec for base64 when it is
 installed, the stdlib otherwise), and every function is vectorized.
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 # The implementation lives in ``_audio``, one module per concern (pcm, resample, g711, wire, wav).
+from ._audio.decode import decode_file, is_compressed_audio, load_file_24k
 from ._audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from ._audio.pcm import (
     _BYTES_LIKE,
@@ -62,9 +66,12 @@ __all__ = [
     "b64encode_pcm16",
     "bytes_per_ms",
     "decode_audio",
+    "decode_file",
     "duration_ms",
     "encode_audio",
     "float_to_pcm16",
+    "is_compressed_audio",
+    "load_file_24k",
     "load_wav_24k",
     "pcm16_to_float",
     "read_wav",

@@ -58,7 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
         server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace, beta_dialect=args.beta_dialect,
                              max_session_s=args.max_session_minutes * 60, chunk_ms=args.chunk_ms, vad=args.vad,
                              brain=args.brain, llm_url=args.llm_url, llm_model=args.llm_model,
-                             llm_api_key=args.llm_api_key or os.environ.get("REALTIME_NB_LLM_API_KEY"))
+                             llm_api_key=args.llm_api_key or os.environ.get("REALTIME_NB_LLM_API_KEY"),
+                             stt_model=args.stt_model)
     except (ValueError, ImportError) as exc:
         print(f"realtime-nb serve: {exc}", file=sys.stderr)
         return 2
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="voice activity detector for server_vad (default: webrtc when installed)")
     serve.add_argument("--max-session-minutes", type=float, default=60.0,
                        help="maximum session length before session_expired (default 60)")
+    serve.add_argument("--stt-model", default=None,
+                       help="speech recognizer: pocketsphinx, a CTranslate2 Whisper model directory or a Whisper "
+                            "model name (default: $REALTIME_NB_STT_MODEL, else Whisper tiny.en from the speech extra)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
     demo = sub.add_parser("demo", help="a text turn, a spoken turn, a tool call and a classification, in the terminal")
     demo.add_argument("--local", action="store_true",

@@ -48,8 +48,9 @@ class RawClient:
     """Connect, send dicts (or raw frames), receive events with timeouts."""
 
     def __init__(self, url: str, model: str | None = "gpt-realtime", *, headers: dict[str, str] | None = None,
-                 validate: bool = True, subprotocols: list[str] | None = None) -> None:
-        target = f"{url}/realtime" + (f"?model={model}" if model else "")
+                 validate: bool = True, subprotocols: list[str] | None = None, intent: str | None = None) -> None:
+        query = "&".join(q for q in (f"model={model}" if model else "", f"intent={intent}" if intent else "") if q)
+        target = f"{url}/realtime" + (f"?{query}" if query else "")
         default = {"Authorization": "Bearer test-key"}
         self.ws = connect(target, additional_headers=default if headers is None else headers,
                           max_size=None, subprotocols=subprotocols)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Speech fixtures with known boundaries, built from the local server's TTS (a helper for tests).
 
 ``make_utterance(segments)`` concatenates ``("silence", ms)`` and ``("speech", text)`` segments. Each
-speech segment is synthesized with ``realtime_nb.server.tts`` and trimmed of the synthesizer's own
+speech segment is synthesized with ``realtime_nb.server.tts``'s espeak-ng engine (the audio the tests
+were tuned on, whatever engine a voice speaks with in the server) and trimmed of the synthesizer's own
 leading/trailing silence and its faint echo tails: the speech runs from the first to the last sample
 where the 5 ms moving RMS level reaches ``TRIM_DBFS`` (-50 dBFS, before any rescaling), so the true
 speech intervals are known to the sample. White noise (-60 dBFS by default) is
@@ -55,7 +56,7 @@ def make_utterance(segments: Sequence[Segment], *, voice: str = "alloy", speed: 
         if kind == "silence":
             seg = np.zeros(round(float(value) * RATE / 1000))
         elif kind == "speech":
-            seg = trim(tts.synthesize(str(value), voice=voice, speed=speed)).astype(np.float64)
+            seg = trim(tts.synthesize(str(value), voice=voice, speed=speed, engine="espeak-ng")).astype(np.float64)
             if level_dbfs is not None and seg.size:
                 seg *= 32768.0 * 10 ** (level_dbfs / 20) / np.sqrt(np.mean(seg**2))
             truth.append((n * 1000 / RATE, (n + seg.size) * 1000 / RATE))

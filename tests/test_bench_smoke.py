@@ -20,6 +20,9 @@ SCRIPTS = {
     "bench_server_scale": {"steps", "largest_passing", "ratios", "cost_breakdown", "goal", "meets_goal"},
     "bench_webrtc": {"runs", "webrtc_kernel_ms_per_s", "relay_kernel_ms_per_s", "relay_over_webrtc",
                      "mouth_to_ear_ms", "goal", "meets_goal"},
+    "fuzz_server": {"frames", "dropped_connections", "tracebacks", "schema_invalid_events",
+                    "error_event_id_mismatch", "goal", "meets_goal"},
+    "bench_reconnect": {"connect_s", "reconnect_s", "handover_pause_s", "handover_items", "ratios"},
 }
 
 

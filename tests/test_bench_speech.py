@@ -22,7 +22,7 @@ def bench(name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not stt.available(), reason="pocketsphinx is not installed")
+@pytest.mark.skipif(not stt.available(), reason="no speech recognizer is installed")
 def test_bench_asr_quick(tmp_path):
     data = bench("bench_asr").main(["--quick", "--out-dir", str(tmp_path)])
     assert (tmp_path / "bench_asr.json").exists() and 0.0 <= data["wer"] <= 1.5
@@ -40,3 +40,10 @@ def test_bench_ttfa_quick(tmp_path):
     data = bench("bench_ttfa").main(["--quick", "--out-dir", str(tmp_path)])
     assert {"echo", "scripted", "chat"} <= set(data["results"])
     assert all(r["ttfa_ms"]["n"] == 3 for r in data["results"].values())
+
+
+@pytest.mark.slow
+def test_bench_tts_quick(tmp_path):
+    data = bench("bench_tts").main(["--quick", "--out-dir", str(tmp_path)])
+    engines = {r["engine"] for r in data["results"]}
+    assert "fallback" in engines and all(r["ttfa_ms"]["n"] == 5 for r in data["results"])

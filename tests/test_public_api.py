@@ -15,11 +15,13 @@ PUBLIC = {
     "Session",
     "SessionExpired",
     "ToolError",
+    "TranscriptionSession",
     "__version__",
     "aconnect",
     "client_secret",
     "connect",
     "ref",
+    "transcribe",
 }
 
 

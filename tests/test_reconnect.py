@@ -199,3 +199,20 @@ def test_a_connection_lost_mid_response_resumes(server, fault):
             assert texts[:2] == ["first", "You said: first"] and "third" in texts
         finally:
             s.close()
+
+
+def test_close_during_a_reconnect_stops_it():
+    srv = rt.LocalServer().start()
+    s = rt.connect(url=srv.url, reconnect_delays=(0.5, 0.5))
+    seen = _notices(s)
+    waiter_outcome: list[BaseException | None] = []
+    srv.stop()
+    time.sleep(0.1)                                   # the drop is seen; the first attempt waits 0.5 s
+    waiter = threading.Thread(target=lambda: waiter_outcome.append(_raised(lambda: s.say("waiting", **TEXT))))
+    waiter.start()
+    time.sleep(0.05)
+    s.close()                                         # releases the waiting call at once
+    waiter.join(5)
+    assert isinstance(waiter_outcome[0], rt.ConnectionClosed) and s.closed
+    time.sleep(1.2)
+    assert [n["type"] for n in seen] == ["reconnecting"]   # no further attempt, no resume_failed

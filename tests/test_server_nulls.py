@@ -99,3 +99,21 @@ def test_messages_for_null_say_null():
     assert "but got null instead" in invalid_type("x", "a string", None).message
     assert invalid_value("x", None).message == "Invalid value: 'null'."
     assert invalid_value("x", [1, "a"]).message == "Invalid value: '[1, \"a\"]'."
+
+
+def test_a_beta_client_can_still_switch_vad_off_with_null(beta_server):
+    headers = {"Authorization": "Bearer x", "OpenAI-Beta": "realtime=v1"}
+    with RawClient(beta_server.url, headers=headers, validate=False) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send({"type": "session.update", "session": {"turn_detection": None, "instructions": None}})
+        session = c.until("session.updated")[-1]["session"]
+        assert session["turn_detection"] is None and session["instructions"]
+
+
+def test_nulls_inside_free_form_json_are_data(client):
+    params = {"type": "object", "properties": {"x": {"type": ["string", "null"], "default": None}}}
+    client.send({"type": "session.update", "session": {
+        "type": "realtime", "tools": [{"type": "function", "name": "f", "parameters": params}],
+        "tracing": {"workflow_name": "w", "metadata": {"k": None}}}})
+    session = client.until("session.updated")[-1]["session"]
+    assert session["tools"][0]["parameters"] == params and session["tracing"]["metadata"] == {"k": None}

@@ -125,3 +125,53 @@ def test_a_bad_item_through_a_session_does_not_end_it(server):
         assert s.say("hello", output_modalities=["text"]).text == "You said: hello"
     finally:
         s.close()
+
+
+def test_a_fault_while_streaming_fails_that_response_only(monkeypatch, caplog):
+    from realtime_nb.server.runner import ResponseRun
+
+    real = ResponseRun.steps_for
+
+    def broken(self, piece):
+        if self.params.get("metadata") == {"break": "yes"}:
+            raise RuntimeError("simulated streaming bug")
+        return real(self, piece)
+
+    monkeypatch.setattr(ResponseRun, "steps_for", broken)
+    with caplog.at_level(logging.ERROR, logger="realtime_nb.server"), LocalServer() as srv, \
+            RawClient(srv.url) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send(user_text("first"))
+        c.send({"type": "response.create", "response": {"output_modalities": ["text"], "metadata": {"break": "yes"}}})
+        done = c.until("response.done")[-1]["response"]
+        assert done["status"] == "failed" and done["status_details"]["error"]["type"] == "server_error"
+        c.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        done = c.until("response.done")[-1]["response"]
+        assert done["status"] == "completed"
+    assert len([r for r in caplog.records if r.exc_info]) == 1
+
+
+def test_a_beta_connection_gets_validation_errors_for_hostile_shapes(beta_server, caplog):
+    headers = {"Authorization": "Bearer x", "OpenAI-Beta": "realtime=v1"}
+    with caplog.at_level(logging.ERROR, logger="realtime_nb.server"), \
+            RawClient(beta_server.url, headers=headers, validate=False) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send({"type": "response.create", "event_id": "b-1", "response": {"input": [
+            {"type": "message", "role": "assistant", "content": [{"type": [], "text": "x"}]}]}})
+        err = c.until("error")[-1]["error"]
+        assert (err["type"], err["code"], err["event_id"]) == ("invalid_request_error", "invalid_value", "b-1"), err
+        assert err["param"] == "response.input[0].content[0].type"
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("extra", [{}, {"event_id": "bye"}, {"zzz": 1}])
+def test_session_close_is_the_one_event_that_closes(server, extra):
+    """The fuzz suites leave ``session.close`` out: closing on it is the protocol's rule (unless invalid)."""
+    with RawClient(server.url) as c:
+        assert c.recv()["type"] == "session.created"
+        c.send({"type": "session.close", **extra})
+        if "zzz" in extra:
+            assert c.until("error")[-1]["error"]["code"] == "unknown_parameter"
+            still_alive(c)
+        else:
+            assert c.wait_closed() == (1000, "")

@@ -12,6 +12,11 @@ from realtime_nb.server import tts
 
 needs_espeak = pytest.mark.skipif(not tts.available(), reason="espeak-ng (espeakng-loader) not installed")
 
+def espeak(text, voice="alloy", speed=1.0):
+    """The espeak-ng engine (or its fallback when espeak-ng is missing), whatever engine a voice defaults to."""
+    return tts.synthesize(text, voice=voice, speed=speed, engine="espeak-ng")
+
+
 SENTENCE = "The quick brown fox jumps over the lazy dog"
 GA_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
 
@@ -46,11 +51,12 @@ def test_voice_profiles_cover_the_ga_voices():
     assert set(tts.VOICE_PROFILES) == GA_VOICES
     assert len({p.espeak_voice for p in tts.VOICE_PROFILES.values()}) == len(GA_VOICES)
     assert tts.backend() == ("espeak-ng" if tts.available() else "fallback")
+    assert tts.engine_for("coral") == ("espeak-ng" if tts.available() else tts.engine_for("alloy"))
 
 
 @needs_espeak
 def test_output_is_24k_int16_speech():
-    pcm = tts.synthesize("Hello there, how are you doing today?")
+    pcm = espeak("Hello there, how are you doing today?")
     assert pcm.dtype == np.int16 and pcm.ndim == 1
     assert 1.2 < len(pcm) / 24000 < 3.5  # seconds: a plausible speaking rate at 24 kHz
     assert rms_dbfs(pcm) > -30
@@ -62,7 +68,7 @@ def test_output_is_24k_int16_speech():
 
 @needs_espeak
 def test_voices_sound_different():
-    pitch = {v: median_f0(tts.synthesize(SENTENCE, voice=v)) for v in sorted(GA_VOICES)}
+    pitch = {v: median_f0(espeak(SENTENCE, voice=v)) for v in sorted(GA_VOICES)}
     values = sorted(pitch.values())
     assert min(b / a for a, b in itertools.pairwise(values)) > 1.04, pitch  # ten distinct pitches
     for v in ("coral", "sage", "shimmer", "marin"):
@@ -73,23 +79,23 @@ def test_voices_sound_different():
 
 @needs_espeak
 def test_speed_scales_duration():
-    base = len(tts.synthesize(SENTENCE, voice="sage"))
+    base = len(espeak(SENTENCE, voice="sage"))
     for speed in (1.5, 0.75, 0.5, 0.25):
-        ratio = len(tts.synthesize(SENTENCE, voice="sage", speed=speed)) / base
+        ratio = len(espeak(SENTENCE, voice="sage", speed=speed)) / base
         assert ratio == pytest.approx(1 / speed, rel=0.15), speed
     # Out of range speeds are clamped to the GA range 0.25-1.5.
-    assert len(tts.synthesize(SENTENCE, voice="sage", speed=9)) == pytest.approx(base / 1.5, rel=0.05)
+    assert len(espeak(SENTENCE, voice="sage", speed=9)) == pytest.approx(base / 1.5, rel=0.05)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n"])
 def test_blank_text_is_empty_audio(text):
-    for out in (tts.synthesize(text), tts.fallback_synthesize(text)):
+    for out in (espeak(text), tts.fallback_synthesize(text)):
         assert out.dtype == np.int16 and out.shape == (0,)
 
 
 @needs_espeak
 def test_unknown_voice_uses_alloy():
-    a, b = tts.synthesize("Testing", voice="alloy"), tts.synthesize("Testing", voice="nova-ish")
+    a, b = espeak("Testing", voice="alloy"), espeak("Testing", voice="nova-ish")
     assert abs(len(a) - len(b)) < 24 and median_f0(a) == pytest.approx(median_f0(b), rel=0.03)
 
 
@@ -101,12 +107,12 @@ def test_concurrent_synthesis_matches_sequential(monkeypatch):
     tts.clear_cache()
     jobs = [("One two three four", "alloy"), ("Concurrency is not parallelism", "coral"),
             ("Threads share the library", "echo"), ("A lock keeps it safe", "shimmer")] * 3
-    sequential = [tts.synthesize(text, voice=voice) for text, voice in jobs]
+    sequential = [espeak(text, voice=voice) for text, voice in jobs]
     results: list[np.ndarray | None] = [None] * len(jobs)
 
     def work(worker: int) -> None:
         for i in range(worker, len(jobs), 4):
-            results[i] = tts.synthesize(*jobs[i])
+            results[i] = espeak(*jobs[i])
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
     for t in threads:
@@ -125,29 +131,29 @@ def test_concurrent_synthesis_matches_sequential(monkeypatch):
 
 def test_a_cache_hit_returns_the_same_audio_as_a_fresh_array():
     tts.clear_cache()
-    first = tts.synthesize("Caching is fun", voice="coral", speed=1.25)
-    again = tts.synthesize("Caching is fun", voice="coral", speed=1.25)
+    first = espeak("Caching is fun", voice="coral", speed=1.25)
+    again = espeak("Caching is fun", voice="coral", speed=1.25)
     assert np.array_equal(first, again) and again is not first
     info = tts.cache_info()
     assert (info.entries, info.hits, info.misses) == (1, 1, 1)
     again[:] = 0  # the caller owns its array: the cached clip is unchanged
-    assert np.array_equal(tts.synthesize("Caching is fun", voice="coral", speed=1.25), first)
+    assert np.array_equal(espeak("Caching is fun", voice="coral", speed=1.25), first)
     first[:] = 0
-    assert tts.synthesize("Caching is fun", voice="coral", speed=1.25).any()
+    assert espeak("Caching is fun", voice="coral", speed=1.25).any()
 
 
 def test_the_cache_key_is_text_voice_and_speed():
     tts.clear_cache()
-    base = tts.synthesize("Keyed", voice="ash")
-    others = [tts.synthesize("Keyed!", voice="ash"), tts.synthesize("Keyed", voice="sage"),
-              tts.synthesize("Keyed", voice="ash", speed=0.5)]
+    base = espeak("Keyed", voice="ash")
+    others = [espeak("Keyed!", voice="ash"), espeak("Keyed", voice="sage"),
+              espeak("Keyed", voice="ash", speed=0.5)]
     assert tts.cache_info().entries == 4 and tts.cache_info().hits == 0
     assert all(not np.array_equal(base, o) for o in others)
-    tts.synthesize("Keyed", voice="ash", speed=0.1)  # clamped to 0.25: another speed
-    tts.synthesize("Keyed", voice="ash", speed=0.25)
+    espeak("Keyed", voice="ash", speed=0.1)  # clamped to 0.25: another speed
+    espeak("Keyed", voice="ash", speed=0.25)
     assert tts.cache_info().hits == 1
-    tts.synthesize("Keyed", voice="no-such-voice")  # unknown voices use alloy's profile
-    tts.synthesize("Keyed", voice="alloy")
+    espeak("Keyed", voice="no-such-voice")  # unknown voices use alloy's profile
+    espeak("Keyed", voice="alloy")
     assert tts.cache_info().hits == 2
 
 
@@ -155,36 +161,36 @@ def test_the_cache_is_bounded_by_entries_and_seconds(monkeypatch):
     tts.clear_cache()
     monkeypatch.setattr(tts, "CACHE_MAX_ENTRIES", 3)
     for word in ("one", "two", "three", "four"):
-        tts.synthesize(word)
+        espeak(word)
     assert tts.cache_info().entries == 3
-    tts.synthesize("two")  # the least recently used, "one", was dropped; "two" is still there
+    espeak("two")  # the least recently used, "one", was dropped; "two" is still there
     assert tts.cache_info().hits == 1
-    tts.synthesize("one")
+    espeak("one")
     assert tts.cache_info().hits == 1
-    seconds = len(tts.synthesize(SENTENCE)) / 24000
+    seconds = len(espeak(SENTENCE)) / 24000
     monkeypatch.setattr(tts, "CACHE_MAX_SECONDS", 1.5 * seconds)
     tts.clear_cache()
-    tts.synthesize(SENTENCE)
-    tts.synthesize(SENTENCE + ".")  # together over the limit: the older one goes
+    espeak(SENTENCE)
+    espeak(SENTENCE + ".")  # together over the limit: the older one goes
     info = tts.cache_info()
     assert info.entries == 1 and info.seconds <= 1.5 * seconds
     monkeypatch.setattr(tts, "CACHE_MAX_SECONDS", 0.5 * seconds)
     tts.clear_cache()
-    tts.synthesize(SENTENCE)  # longer than the whole budget: not kept
+    espeak(SENTENCE)  # longer than the whole budget: not kept
     assert tts.cache_info().entries == 0
     monkeypatch.setattr(tts, "CACHE_MAX_ENTRIES", 0)
-    tts.synthesize("off")
-    tts.synthesize("off")
+    espeak("off")
+    espeak("off")
     assert tts.cache_info().entries == 0 and tts.cache_info().hits == 0
 
 
 def test_the_cache_keeps_the_backends_apart(monkeypatch):
     tts.clear_cache()
-    real = tts.synthesize("Hello there", voice="ash")
+    real = espeak("Hello there", voice="ash")
     monkeypatch.setattr(tts, "_load", lambda: None)
-    assert np.array_equal(tts.synthesize("Hello there", voice="ash"), tts.fallback_synthesize("Hello there", "ash"))
+    assert np.array_equal(espeak("Hello there", voice="ash"), tts.fallback_synthesize("Hello there", "ash"))
     monkeypatch.undo()
-    assert np.array_equal(tts.synthesize("Hello there", voice="ash"), real)
+    assert np.array_equal(espeak("Hello there", voice="ash"), real)
 
 
 # --- fallback ---------------------------------------------------------------------------------------
@@ -213,7 +219,7 @@ def test_synthesize_falls_back_without_espeak(monkeypatch):
     monkeypatch.setattr(tts, "_load", lambda: None)
     assert not tts.available()
     assert tts.backend() == "fallback"
-    out = tts.synthesize("Hello there", voice="ash", speed=1.25)
+    out = espeak("Hello there", voice="ash", speed=1.25)
     assert np.array_equal(out, tts.fallback_synthesize("Hello there", voice="ash", speed=1.25))
 
 

@@ -2,5 +2,6 @@
 
 Import from ``realtime_nb.audio`` (the public face, which re-exports these); nothing here imports it back.
 ``pcm`` holds the int16 representation and its conversions, ``resample`` the polyphase resampler,
-``g711`` µ-law/A-law, ``wire`` the Realtime wire formats, ``wav`` RIFF/WAVE files.
+``g711`` µ-law/A-law, ``wire`` the Realtime wire formats, ``wav`` RIFF/WAVE files, ``decode`` every
+other audio file (FFmpeg through PyAV).
 """

@@ -31,14 +31,17 @@ _SEMANTIC_WAIT_MS = {"low": 8000, "medium": 4000, "high": 2000, "auto": 4000}
 
 
 def load(source: Any, sample_rate: int | None = None) -> np.ndarray:
-    """int16 24 kHz samples from a WAV path, WAV bytes, raw PCM16 bytes, or an array (float or int16).
+    """int16 24 kHz samples from an audio file (path or bytes: WAV, MP3, M4A, OGG, FLAC …), raw PCM16 bytes,
+    or an array (float or int16).
 
-    ``sample_rate`` is the rate of raw bytes or arrays (default 24000); WAV files carry their own.
+    ``sample_rate`` is the rate of raw bytes or arrays (default 24000); files carry their own. A file that
+    cannot be read raises ``ValueError`` (``audio.load_file_24k``).
     """
     if isinstance(source, (str, os.PathLike)):
-        return _audio.load_wav_24k(source)
-    if isinstance(source, (bytes, bytearray, memoryview)) and bytes(source[:4]) == b"RIFF":
-        return _audio.load_wav_24k(bytes(source))
+        return _audio.load_file_24k(source)
+    if isinstance(source, (bytes, bytearray, memoryview)) and (
+            bytes(source[:4]) == b"RIFF" or _audio.is_compressed_audio(bytes(source[:12]))):
+        return _audio.load_file_24k(bytes(source))
     return _audio.to_pcm16(source, sample_rate or _audio.SAMPLE_RATE)
 
 

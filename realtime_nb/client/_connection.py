@@ -19,7 +19,6 @@ import contextlib
 import inspect
 import itertools
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -30,16 +29,17 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed as WSClosed
 
 from .. import audio as _audio
-from ..errors import ConnectionClosed, RealtimeError, RealtimeTimeout, SessionExpired
-from ..protocol.codec import decode, encode
-from ..protocol.dialect import ga_event_type
+from ..errors import ConnectionClosed, RealtimeTimeout, SessionExpired
+from ..protocol.codec import decode
 from ..protocol.errors import EventError
 from ..protocol.reducer import ConversationState
 from . import _limits, _loop
 from ._eventlog import EventLog
+from ._handlers import Handler, HandlerTable
 from ._options import Options
 from ._pending import Op, Pending, tag_request, untag
 from ._resilience import Resilience
+from ._routes import ResponseRoutes
 from ._target import Target, ws_logger
 from ._wsnow import can_write_now, write, write_now
 from .response import Response
@@ -48,7 +48,6 @@ from .tools import ToolRegistry
 log = logging.getLogger("realtime_nb")
 
 Event = dict[str, Any]
-Handler = Callable[[Event], Any]
 
 # Client event types the GA server accepts (docs/protocol.md §2); anything else is answered with an error.
 KNOWN_CLIENT_TYPES = frozenset({
@@ -58,9 +57,6 @@ KNOWN_CLIENT_TYPES = frozenset({
     "session.close", "session.input_audio_buffer.append",
 })
 _EXPIRED_HINT = "maximum duration"
-# How often a say()/respond() is sent when each time a response the server started is in the way.
-MAX_CREATE_ATTEMPTS = 4
-_RESPONSE_ID = re.compile(r"\bresp_[A-Za-z0-9_-]+")
 
 
 class TurnWatcher(Protocol):
@@ -78,35 +74,7 @@ class TurnWatcher(Protocol):
 ToolRunner = Callable[["Client", Response], Awaitable[None]]
 
 
-def encode_checked(event: Event) -> str:
-    """The frame of ``event``; ``ValueError`` naming the field when a string in it cannot be sent as
-    UTF-8 (a lone surrogate such as ``"\\ud800"``, e.g. from a bad decode or a sliced emoji)."""
-    try:
-        frame = encode(event, strict=True)
-    except UnicodeEncodeError as exc:
-        where = _bad_text_path(event) or "a string"
-        raise ValueError(f"{event.get('type')}: {where} contains {exc.object[exc.start:exc.end]!r}, a lone "
-                         "surrogate, which is not valid Unicode and cannot be sent; nothing was sent. Remove "
-                         "it, e.g. text.encode('utf-8', 'replace').decode()") from None
-    return frame
-
-
-def _bad_text_path(value: Any, path: str = "") -> str | None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "the text"
-        return None
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in children:
-        found = _bad_text_path(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
-        if found:
-            return found
-    return None
-
-
-class Client(Resilience):
+class Client(ResponseRoutes, HandlerTable, Resilience):
     """One Realtime connection: send, receive, correlate, dispatch. Loop thread only. It may change its
     socket (a reconnect, a hand-over: ``_resilience``) while its state, log and handlers carry on."""
 
@@ -239,7 +207,7 @@ class Client(Resilience):
             return False
         event_id = self.next_event_id()
         event = {"event_id": event_id, **event}
-        write(self._ws, self._record_sent(event, event_id, pcm, encode_checked(event)))
+        write(self._ws, self._record_sent(event, event_id, pcm, _limits.encode_checked(event)))
         return True
 
     def _record_sent(self, event: Event, event_id: str, pcm: Any, frame: str) -> str:
@@ -286,10 +254,10 @@ class Client(Resilience):
                     op.resend = {k: v for k, v in event.items() if k != "event_id"}
                 op.attempt, op.after = attempt, tuple(after)
                 event, op.tag = tag_request(event, event_id)
-            frame = encode_checked(event)  # before anything is tracked, logged or sent
+            frame = _limits.encode_checked(event)  # before anything is tracked, logged or sent
             band = "none" if (event.get("response") or {}).get("conversation") == "none" else "auto"
             self.pending.add(op, band)
-        frame = self._record_sent(event, event_id, pcm, frame or encode_checked(event))
+        frame = self._record_sent(event, event_id, pcm, frame or _limits.encode_checked(event))
         try:
             if not write_now(self._ws, frame):  # at once when the socket is free, else through send()
                 await self._ws.send(frame)
@@ -320,23 +288,6 @@ class Client(Resilience):
             raise RealtimeTimeout(what, limit, event_id=op.event_id,
                                   hint="the server did not answer; the session is still usable: try again, "
                                        "raise s.reply_timeout, or look at s.events") from None
-
-    def give_up(self, resp: Response, exc: RealtimeTimeout) -> None:
-        """``resp`` went silent past its bound: it fails with ``exc`` here, and the server is asked to
-        cancel it (without waiting) so that it does not block the next response."""
-        self.log.note(self.now(), "timeout", str(exc), code="response_timeout")
-        self.pending.forget_response(resp)
-        if self.active_inband is resp:
-            self.active_inband = None
-        resp._fail_details = {"type": "failed", "reason": "timeout",
-                              "error": {"type": "client_error", "code": "response_timeout", "message": str(exc)}}
-        resp._finish(None, self.state.conversation, exc)
-        if resp.id is not None and self.closed is None:
-            self.spawn(self._cancel_quietly(resp.id))
-
-    async def _cancel_quietly(self, response_id: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.send({"type": "response.cancel", "response_id": response_id})
 
     def forget(self, op: Op | None) -> None:
         """Stop waiting for ``op``'s reply (timeouts, cancellations)."""
@@ -431,6 +382,8 @@ class Client(Resilience):
             if star:
                 for handler in list(star):
                     self._call_safely(handler, (event,), etype)
+        if self.after_receive is not None:
+            self.after_receive()
 
     def _anomaly(self, t: float, code: str, message: str) -> None:
         """A frame we did not take: noted in the event log (type ``anomaly``) and the state."""
@@ -457,26 +410,6 @@ class Client(Resilience):
         except (KeyError, TypeError, ValueError):
             return None  # the reducer notes the malformed delta
 
-    def _call_safely(self, fn: Callable[..., Any], args: tuple[Any, ...], etype: Any) -> None:
-        try:
-            result = fn(*args)
-            if inspect.isawaitable(result):
-                self.spawn(self._await_handler(result, fn, etype))
-        except Exception as exc:
-            self._handler_failed(fn, etype, exc)
-
-    async def _await_handler(self, awaitable: Any, fn: Callable[..., Any], etype: Any) -> None:
-        try:
-            await awaitable
-        except Exception as exc:
-            self._handler_failed(fn, etype, exc)
-
-    def _handler_failed(self, fn: Callable[..., Any], etype: Any, exc: BaseException) -> None:
-        name = getattr(fn, "__qualname__", repr(fn))
-        message = f"handler {name} for {etype} raised {type(exc).__name__}: {exc}"
-        self.log.note(self.now(), "handler_error", message, code=type(exc).__name__)
-        log.error("realtime-nb: %s", message, exc_info=exc)
-
     # -- routes ------------------------------------------------------------------------------------
     def _on_session_created(self, event: Event) -> None:
         if not self._session_ready.done():
@@ -498,140 +431,6 @@ class Client(Resilience):
         self.pending.on_item_reply(event, item_id, self._seq)
         for turn in self.audio_turns:
             turn.on_item_added(item_id)
-
-    def _on_error(self, event: Event) -> None:
-        err = event.get("error") or {}
-        op = self.pending.by_event_id.get(err.get("event_id") or "")
-        if op is not None:
-            exc = RealtimeError.from_event(event)
-            bound = op.response
-            if bound is not None and bound.id is not None:
-                self._unbind(bound)  # a response.created we matched to this request was not its
-            if self._retry_create(op, exc):
-                return
-            self.pending.fail(op, exc)
-            if bound is not None and not bound.done:
-                bound._finish(None, self.state.conversation, exc)
-            if not op.detached:
-                return
-        if err.get("code") == "session_expired":
-            self._expired = event
-        self._last_error = event
-        log.warning("realtime-nb: server error %s: %s", err.get("code") or err.get("type"), err.get("message"))
-
-    def _retry_create(self, op: Op, exc: RealtimeError) -> bool:
-        """Our ``response.create`` lost the race to a response the server started by itself (VAD, say,
-        while the user spoke): send it again once that one is done. True when it will be."""
-        resp = op.response
-        if (op.resend is None or resp is None or exc.code != "conversation_already_has_active_response"
-                or op.attempt >= MAX_CREATE_ATTEMPTS):
-            return False
-        named = _RESPONSE_ID.search(exc.message or "")
-        blocker = self._by_id.get(named.group(0)) if named else None
-        blocker = blocker or self.active_inband
-        if blocker is None or not blocker.automatic or blocker.done:
-            return False
-        self.pending.forget(op)
-        resp._blocker = blocker  # its inactivity bound counts from the blocker's events meanwhile
-        self.log.note(self.now(), "create_retry", f"response.create {op.event_id} is sent again after "
-                      f"{blocker.id}, which the server started by itself", code=exc.code)
-        self.spawn(self._send_again(op, resp, blocker))
-        return True
-
-    async def _send_again(self, op: Op, resp: Response, blocker: Response) -> None:
-        assert op.resend is not None
-        try:
-            await blocker._wait_done(raise_error=False)
-            resp._blocker = None
-            resp._last_activity = time.monotonic()
-            await self.send(dict(op.resend), expect="response.created", response=resp, metadata=op.metadata,
-                            detached=op.detached, retry_busy=True, attempt=op.attempt + 1)
-        except Exception as exc:  # the connection closed meanwhile
-            resp._finish(None, self.state.conversation, exc)
-
-    def _on_response_created(self, event: Event) -> None:
-        obj = event["response"]
-        oob = "conversation_id" in obj and obj["conversation_id"] is None
-        op = self.pending.take_create(oob, obj.get("metadata"), self._tag)
-        resp = op.response if op is not None else None
-        if resp is not None and resp.id is not None and resp.id != obj["id"]:
-            # matched by order to a response the server had started, before it showed it echoes our tag
-            if resp.done:
-                resp = Response(self, request=resp.request, sent_at=resp.sent_at)  # too late to move it
-            else:
-                self._unbind(resp)
-        if resp is None:
-            ours = self._tag is not None  # tagged by us, but nobody waits for it any more (timed out)
-            resp = Response(self, automatic=not ours)
-            if not oob and not ours:
-                for turn in self.audio_turns:
-                    turn.on_response(resp)
-        self._bind(resp, obj["id"], oob)
-
-    def _bind(self, resp: Response, rid: str, oob: bool) -> None:
-        resp._bind(self.state.responses[rid], self._seq)
-        self._by_id[rid] = resp
-        if resp not in self.responses:
-            self.responses.append(resp)
-        if not oob:
-            self.inband.append(resp)
-            self.active_inband = resp
-
-    def _unbind(self, wrong: Response) -> None:
-        """The response we matched our request to was started by the server: rewrap it."""
-        rid = wrong.id
-        assert rid is not None
-        auto = Response(self, automatic=True)
-        self.responses = [r for r in self.responses if r is not wrong]
-        self.inband = [auto if r is wrong else r for r in self.inband]
-        if self.active_inband is wrong:
-            self.active_inband = auto
-        auto._bind(self.state.responses[rid], wrong.created_seq)
-        self._by_id[rid] = auto
-        self.responses.append(auto)
-        wrong.id, wrong._live = None, None
-        if self.state.responses[rid].done:
-            auto._finish(self.state.responses[rid], self.state.conversation)
-            auto._settle()
-
-    def _on_response_done(self, event: Event) -> None:
-        obj = event.get("response")
-        rid = obj.get("id") if isinstance(obj, dict) else None
-        resp = self._by_id.get(rid) if isinstance(rid, str) else None
-        problem = _limits.done_problem(obj) or self._done_anomaly
-        if resp is None and problem is not None:
-            # no usable id: it can only be about the one response still running, if there is one
-            running = [r for r in self.responses if r.id is not None and not r.done]
-            resp = running[0] if len(running) == 1 else None
-        state = self.state.responses.get(rid) if isinstance(rid, str) else None
-        if resp is not None and (problem is not None or state is None):
-            self._fail_malformed(resp, problem or "its response is unknown")
-            return
-        if resp is None or state is None:
-            if problem is not None:
-                self.log.note(self.now(), "anomaly", f"malformed response.done: {problem}", code="malformed_event")
-            return
-        self.pending.forget_response(resp)
-        if self.active_inband is resp:
-            self.active_inband = None
-        resp._finish(state, self.state.conversation)
-        if self.tool_runner is not None and self.closed is None and not state.out_of_band and any(
-                c["name"] in self.tools for c in resp.tool_calls):
-            self.spawn(self.tool_runner(self, resp))
-        else:
-            resp._settle()
-
-    def _fail_malformed(self, resp: Response, problem: str) -> None:
-        """A ``response.done`` we cannot read ends its response as ``failed``, with the reason."""
-        message = f"malformed response.done from the server: {problem}"
-        self.log.note(self.now(), "anomaly", message, code="malformed_response_done")
-        exc = RealtimeError(message, type="client_error", code="malformed_response_done")
-        self.pending.forget_response(resp)
-        if self.active_inband is resp:
-            self.active_inband = None
-        resp._fail_details = {"type": "failed", "reason": "malformed_response_done",
-                              "error": {"type": "client_error", "code": "malformed_response_done", "message": message}}
-        resp._finish(None, self.state.conversation, exc)
 
     # -- closing -----------------------------------------------------------------------------------
     def _close_exception(self, code: int, reason: str) -> ConnectionClosed:
@@ -671,15 +470,3 @@ class Client(Resilience):
 
     def get_response(self, response_id: str) -> Response | None:
         return self._by_id.get(response_id)
-
-    def add_handler(self, etype: str, handler: Handler) -> None:
-        name = "*" if etype == "*" else ga_event_type(etype)
-        self.handlers[name] = [*self.handlers.get(name, []), handler]
-
-    def remove_handler(self, etype: str | None, handler: Handler | None) -> None:
-        names = list(self.handlers) if etype is None else ["*" if etype == "*" else ga_event_type(etype)]
-        for name in names:
-            if handler is None:
-                self.handlers.pop(name, None)
-            else:
-                self.handlers[name] = [h for h in self.handlers.get(name, []) if h is not handler]

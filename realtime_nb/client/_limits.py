@@ -1,6 +1,9 @@
 """What the client refuses to take from a server: frames too large or nested too deep, malformed
 ``response.done`` objects. Pure functions; ``_connection.Client.receive`` calls them per frame.
 
+Outgoing, ``encode_checked`` refuses text that cannot be sent (lone surrogates) before anything is
+tracked or logged.
+
 A frame above ``max_bytes`` or nested deeper than ``max_depth`` is dropped and noted (``s.events``, type
 ``anomaly``), so a broken or hostile server cannot exhaust memory or recursion (Python's JSON decoder
 takes ~1000 levels; copying and translating events recurses too). Frames beyond ``HARD_FACTOR`` times
@@ -16,6 +19,8 @@ stays bounded by that.
 from __future__ import annotations
 
 from typing import Any
+
+from ..protocol.codec import encode
 
 HARD_FACTOR = 4
 DONE_STATUSES = frozenset({"completed", "cancelled", "failed", "incomplete"})
@@ -73,4 +78,31 @@ def done_problem(obj: Any) -> str | None:
     output = obj.get("output", [])
     if not isinstance(output, list) or not all(isinstance(o, dict) for o in output):
         return "its response output is not a list of items"
+    return None
+
+
+def encode_checked(event: dict[str, Any]) -> str:
+    """The frame of ``event``; ``ValueError`` naming the field when a string in it cannot be sent as
+    UTF-8 (a lone surrogate such as ``"\\ud800"``, e.g. from a bad decode or a sliced emoji)."""
+    try:
+        return encode(event, strict=True)
+    except UnicodeEncodeError as exc:
+        where = _bad_text_path(event) or "a string"
+        raise ValueError(f"{event.get('type')}: {where} contains {exc.object[exc.start:exc.end]!r}, a lone "
+                         "surrogate, which is not valid Unicode and cannot be sent; nothing was sent. Remove "
+                         "it, e.g. text.encode('utf-8', 'replace').decode()") from None
+
+
+def _bad_text_path(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "the text"
+        return None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _bad_text_path(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found:
+            return found
     return None

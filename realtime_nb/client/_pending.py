@@ -211,6 +211,10 @@ class Pending:
         self.by_event_id[op.event_id] = op
         return op
 
+    def idle(self) -> bool:
+        """True when no call waits for a reply."""
+        return not self.by_event_id and not self._after_added
+
     def forget_response(self, resp: Response) -> None:
         for op in [o for o in self.by_event_id.values() if o.response is resp]:
             self.forget(op)

@@ -94,6 +94,10 @@ class Resilience:
         self.gate_bound = 60.0                           # the longest a call waits at the gate
         # The policy on a drop (``_resume``): True when it reconnects; None/False: the session closes.
         self.on_drop: Callable[[ConnectionClosed], bool] | None = None
+        # Called after each received event while a hand-over waits for a pause between turns (_resume).
+        self.after_receive: Callable[[], None] | None = None
+        self.switching = False                           # a hand-over is replacing the socket
+        self.handover_task: asyncio.Task[None] | None = None
         self.gap_audio: deque[np.ndarray] = deque()     # input audio appended while the gate was closed
         self.gap_samples = 0
         self.gap_dropped = 0                             # samples of it dropped (over GAP_AUDIO_S)

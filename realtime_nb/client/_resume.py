@@ -24,6 +24,18 @@ Notices (``s.on(kind, fn)``, also to ``"*"`` handlers; each a dict with ``type``
 - ``resume_failed``: ``code``, ``reason``, ``attempts``, ``error`` (the last attempt's); the session is
   closed and calls raise ``ConnectionClosed``.
 
+**Hand-over at the session limit.** ``session.created`` says when the server will end the session
+(``expires_at``: 60 minutes on OpenAI, ``max_session_s`` on the local server). Some time before it
+(``HANDOVER_MARGIN_S``, or ``HANDOVER_SHARE`` of the session's length if that is shorter) a second
+connection is opened, its config restored and the conversation so far replayed; at the first pause
+between turns (no call waiting for a reply, no response running or with tools to run, nobody speaking)
+new calls are held at the gate, the items added since are replayed and it takes over; the old connection
+is closed. The pause is that last replay's round trip (``bench/bench_reconnect.py``). If an item
+replayed early changed meanwhile (deleted, truncated, transcribed), that replica is dropped and a fresh
+one prepared for the next pause. The ``reconnected`` notice then has ``cause
+"handover"`` and ``pause_s``. If no pause comes before the limit, the server ends the session
+(``SessionExpired``).
+
 No reconnect after ``close()``, after ``SessionExpired`` (the hand-over is what avoids the limit), for
 refusals that a retry cannot fix (close 1008, 3000 bad key, 4000-4999 bad request/model), before the
 first ``session.created``, or with ``rt.connect(reconnect=False)``.
@@ -42,6 +54,7 @@ from ..errors import ConnectionClosed, RealtimeError, SessionExpired
 from ..protocol.reducer import ConversationState
 from . import _audio_in
 from ._connection import Client
+from ._resilience import GAP_AUDIO_S
 
 _FATAL = frozenset({1008, 3000, 3003})
 # Drops this close together (seconds) count as one run of attempts: a server that accepts and drops
@@ -49,13 +62,22 @@ _FATAL = frozenset({1008, 3000, 3003})
 _RUN_WINDOW = 60.0
 
 
+HANDOVER_MARGIN_S = 300.0
+HANDOVER_SHARE = 0.3
+_POLL_S = 0.02
+
+
 def install(client: Client) -> None:
-    """Reconnect ``client`` after drops, as its options say."""
+    """Reconnect ``client`` after drops and hand it over before the session limit, as its options say."""
     if client.options.reconnect and client.options.reconnect_delays:
         client.on_drop = lambda exc: _on_drop(client, exc)
+    schedule_handover(client)
 
 
 def _on_drop(client: Client, exc: ConnectionClosed) -> bool:
+    if client.switching:  # a hand-over is replacing the socket right now: it carries on with its replica
+        client.log.note(client.now(), "dropped", f"{exc} (during the hand-over, which continues)", code=str(exc.code))
+        return True
     code = exc.code or 1006
     if isinstance(exc, SessionExpired) or code in _FATAL or 4000 <= code < 5000 or not client._session_ready.done():
         return False
@@ -98,6 +120,7 @@ async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClos
         client.notice("reconnected", f"reconnected as connection {client.connection}; {stats['items']} items "
                       "replayed", connection=client.connection, attempts=attempt, not_replayed=skipped,
                       downtime_s=round(time.monotonic() - started, 4), cause="drop", **stats)
+        schedule_handover(client)
         return
     final = ConnectionClosed(exc.code, f"{exc.reason or 'connection lost'}; could not reconnect "
                              f"({len(delays)} attempts; last: {type(last).__name__}: {last})")
@@ -106,34 +129,40 @@ async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClos
     client._closed(final)
 
 
-async def open_replica(client: Client) -> tuple[Client, list[str]]:
-    """A new connection to the same target with ``client``'s config and conversation; not yet in use.
-    Returns it and the ids of items it could not take."""
+async def open_replica(client: Client, *, items: bool = True) -> tuple[Client, list[str]]:
+    """A new connection to the same target with ``client``'s config and (``items``) conversation; not
+    yet in use. Returns it and the ids of items it could not take."""
     aux = Client(client.target, client.model, client.url, client.options)
     aux.log = client.log  # its traffic shows in s.events, on the session's clock
     await aux.open(client.connect_timeout, clock=client._t0)
     try:
-        if client.sent_config:
-            op = await aux.send({"type": "session.update", "session": client.sent_config}, expect="session.updated")
-            await aux.wait(op)
-        skipped = await replay(client.state, aux, _audio_in.input_format(client))
+        await restore_config(client, aux)
+        skipped = await replay(client.state, aux, _audio_in.input_format(client)) if items else []
     except BaseException:
         await aux.close()
         raise
     return aux, skipped
 
 
-async def replay(state: ConversationState, aux: Client, input_format: dict[str, Any]) -> list[str]:
-    """Send the conversation of ``state`` to ``aux`` (pipelined); returns the ids not replayed."""
-    skipped: list[str] = []
+async def restore_config(client: Client, aux: Client) -> None:
+    if client.sent_config:
+        op = await aux.send({"type": "session.update", "session": client.sent_config}, expect="session.updated")
+        await aux.wait(op)
+    aux.sent_config = client.sent_config
+
+
+async def replay(state: ConversationState, aux: Client, input_format: dict[str, Any],
+                 ids: list[str] | None = None) -> list[str]:
+    """Send the conversation of ``state`` (or its items ``ids``) to ``aux``, pipelined; returns the ids
+    not replayed. The items are read before the first await: a snapshot, whatever happens meanwhile."""
+    chosen = list(state.conversation) if ids is None else [state.conversation.get(i) for i in ids]
+    copies = [(item["id"], replay_item(state, item, input_format)) for item in chosen]
+    skipped = [item_id for item_id, copy in copies if copy is None]
     ops = []
-    for item in state.conversation:
-        copy = replay_item(state, item, input_format)
-        if copy is None:
-            skipped.append(item["id"])
-            continue
-        ops.append((item["id"], await aux.send({"type": "conversation.item.create", "item": copy},
-                                               expect="conversation.item.added", key=copy["id"])))
+    for item_id, copy in copies:
+        if copy is not None:
+            ops.append((item_id, await aux.send({"type": "conversation.item.create", "item": copy},
+                                                expect="conversation.item.added", key=copy["id"])))
     for item_id, op in ops:
         try:
             await aux.wait(op)
@@ -192,7 +221,7 @@ async def switch_to(client: Client, aux: Client) -> dict[str, Any]:
         pending = []
         if not len(pcm):
             break
-        limit = int(10.0 * _audio.SAMPLE_RATE) - sent
+        limit = int(GAP_AUDIO_S * _audio.SAMPLE_RATE) - sent
         if len(pcm) > limit:
             dropped, pcm = dropped + len(pcm) - max(limit, 0), pcm[len(pcm) - max(limit, 0):]
         for start in range(0, len(pcm), step):
@@ -214,3 +243,124 @@ async def _close_quietly(ws: Any) -> None:
         await asyncio.wait_for(ws.close(), 5)
     except Exception:  # the old socket is already gone
         return
+
+
+# -- hand-over at the session limit ---------------------------------------------------------------------
+
+def schedule_handover(client: Client) -> None:
+    """Plan the hand-over before the limit the current connection's ``session.created`` announced."""
+    if client.handover_task is not None:
+        client.handover_task.cancel()
+        client.handover_task = None
+    expires = (client.state.session or {}).get("expires_at")
+    if not client.options.handover or not isinstance(expires, (int, float)) or isinstance(expires, bool):
+        return
+    remaining = expires - time.time()
+    if remaining <= 0:
+        return
+    margin = min(HANDOVER_MARGIN_S, HANDOVER_SHARE * remaining)
+    client.handover_task = client.spawn(_handover(client, time.monotonic() + remaining, remaining - margin))
+
+
+async def _handover(client: Client, deadline: float, start_in: float) -> None:
+    await asyncio.sleep(max(0.0, start_in))
+    connection = client.connection
+    while client.closed is None and client.connection == connection and time.monotonic() < deadline - 0.2:
+        if client.gate is not None:  # a reconnect is under way: it plans its own hand-over
+            return
+        try:
+            aux, _ = await open_replica(client, items=False)
+        except Exception as err:
+            client.log.note(client.now(), "handover_failed", f"{type(err).__name__}: {err}", code=type(err).__name__)
+            await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic()) / 4))
+            continue
+        if await _switch_when_quiet(client, aux, deadline):
+            return
+
+
+def quiet(client: Client) -> bool:
+    """A pause between turns: nothing waits for a reply, no response runs or has tools to run, no one speaks."""
+    if not client.pending.idle() or client.audio_turns:
+        return False
+    if any(not r.done or not r._settled.is_set() for r in client.responses[-16:]):
+        return False
+    started = client.log.last_time("input_audio_buffer.speech_started")
+    stopped = client.log.last_time("input_audio_buffer.speech_stopped")
+    return started is None or (stopped is not None and stopped >= started)
+
+
+async def _switch_when_quiet(client: Client, aux: Client, deadline: float) -> bool:
+    """Replay the conversation into ``aux``, wait for a pause, hold new calls, replay what came since
+    and switch to it. False (``aux`` closed) when the pause did not last or earlier items changed;
+    True also when no pause came before the deadline (then the limit ends the session)."""
+    fmt = _audio_in.input_format(client)
+    since, snapshot = client.now(), client.state.conversation.ids()
+    try:  # most of the conversation goes over before the pause, so the pause only carries the rest
+        skipped = await replay(client.state, aux, fmt)
+    except Exception as err:
+        client.log.note(client.now(), "handover_retry", f"{type(err).__name__}: {err}", code=type(err).__name__)
+        await aux.close()
+        return False
+    ready: asyncio.Future[None] = client.loop.create_future()
+
+    def check() -> None:  # after each received event, and polled: take the first pause there is
+        if not ready.done() and client.gate is None and client.closed is None and quiet(client):
+            client.gate = client.loop.create_future()  # from now on new calls wait for the switch
+            client.gate_bound = client.connect_timeout + 3 * client.reply_timeout
+            ready.set_result(None)
+
+    client.after_receive = check
+    try:
+        while not ready.done():
+            check()
+            if ready.done():
+                break
+            if client.closed is not None or client.gate is not None or time.monotonic() >= deadline - 0.2:
+                await aux.close()
+                return True  # closed, reconnecting, or too late: the limit comes (SessionExpired)
+            await asyncio.wait({ready}, timeout=_POLL_S)
+    finally:
+        client.after_receive = None
+    paused = time.monotonic()
+    ids = client.state.conversation.ids()
+    config = client.sent_config
+    client.switching = True
+    try:
+        if config is not aux.sent_config:
+            await restore_config(client, aux)
+        if ids[:len(snapshot)] != snapshot or _changed_since(client, since):
+            raise RuntimeError("items replayed before the pause changed (deleted, truncated, transcribed)")
+        skipped += await replay(client.state, aux, fmt, ids[len(snapshot):])
+        if not (quiet(client) and client.state.conversation.ids() == ids) and not _old_socket_gone(client):
+            raise RuntimeError("the conversation moved on during the hand-over")  # the server started a turn
+    except Exception as err:
+        client.switching = False
+        client.log.note(client.now(), "handover_retry", f"{type(err).__name__}: {err}", code=type(err).__name__)
+        client.open_gate()
+        await aux.close()
+        if _old_socket_gone(client) and client.closed is None:  # it dropped meanwhile: reconnect now
+            exc = ConnectionClosed(1006, "connection lost during the hand-over")
+            if not _on_drop(client, exc):
+                client._closed(exc)
+        return False
+    stats = await switch_to(client, aux)
+    client.switching = False
+    client.notice("reconnected", f"handed over to connection {client.connection} before the session limit; "
+                  f"{stats['items']} items replayed", connection=client.connection, attempts=1, not_replayed=skipped,
+                  downtime_s=0.0, pause_s=round(time.monotonic() - paused, 4), cause="handover", **stats)
+    schedule_handover(client)
+    return True
+
+
+_CHANGES = ("conversation.item.deleted", "conversation.item.truncated",
+            "conversation.item.input_audio_transcription.completed")
+
+
+def _changed_since(client: Client, t: float) -> bool:
+    """Whether an item may have changed since ``t`` (so a replica replayed before then is stale)."""
+    return any((last := client.log.last_time(kind)) is not None and last >= t for kind in _CHANGES)
+
+
+def _old_socket_gone(client: Client) -> bool:
+    ws = client._ws
+    return ws is None or ws.protocol.close_rcvd is not None or ws.protocol.close_sent is not None

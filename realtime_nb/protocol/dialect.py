@@ -114,7 +114,7 @@ def _format_to_ga(value: Any) -> Any:
 
 
 def _format_to_beta(value: Any) -> Any:
-    if isinstance(value, dict) and value.get("type") in _FORMAT_TO_BETA:
+    if isinstance(value, dict) and isinstance(value.get("type"), str) and value["type"] in _FORMAT_TO_BETA:
         extra = set(value) - {"type", "rate"}
         rate_ok = value.get("rate", 24000) == 24000 if value["type"] == "audio/pcm" else "rate" not in value
         if not extra and rate_ok:
@@ -328,7 +328,7 @@ def _retype_content(item: Obj, table: dict[str, str]) -> Obj:
     content = out.get("content")
     if out.get("role") == "assistant" and isinstance(content, list):
         for part in content:
-            if isinstance(part, dict) and part.get("type") in table:
+            if isinstance(part, dict) and isinstance(part.get("type"), str) and part["type"] in table:
                 part["type"] = table[part["type"]]
     return out
 

@@ -37,16 +37,17 @@ NULL_IS_A_VALUE: frozenset[tuple[str, ...]] = frozenset({
 _OPAQUE = frozenset({"parameters", "metadata", "variables", "headers"})
 
 
-def prepare_client_event(event: dict[str, Any]) -> dict[str, Any]:
+def prepare_client_event(event: dict[str, Any], *, drop_nulls: bool = True) -> dict[str, Any]:
     """Check nesting and Unicode of a decoded client event and drop its ``null`` optional fields.
 
     Returns a new event (the given one is not changed) or raises ``EventError`` (``invalid_value``,
-    with the client's ``event_id`` when it is a string).
+    with the client's ``event_id`` when it is a string). ``drop_nulls=False`` only checks (and copies):
+    for beta-shaped events, whose nulls mean something at other paths until they are translated to GA.
     """
     raw_id = event.get("event_id")
     eid = raw_id if isinstance(raw_id, str) and _valid_text(raw_id) else None
     try:
-        out: dict[str, Any] = _walk(event, (), "", 0)
+        out: dict[str, Any] = _walk(event, () if drop_nulls else None, "", 0)
     except EventError as err:
         raise err.with_event_id(eid) from None
     return out

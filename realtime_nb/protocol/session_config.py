@@ -165,7 +165,8 @@ def _check_turn_detection(value: Any, current: Any, path: str) -> Any:
     if value is None:
         return None
     _need(isinstance(value, dict), invalid_type(path, "an object or null", value))
-    kind = value.get("type", current.get("type") if isinstance(current, dict) else "server_vad")
+    _need("type" in value, missing_parameter(f"{path}.type"))  # the SDK's schema requires it
+    kind = value["type"]
     if kind == "server_vad":
         _known(value, tuple(DEFAULT_SERVER_VAD), path)
         base = dict(current) if isinstance(current, dict) and current.get("type") == kind else dict(
@@ -226,6 +227,8 @@ def _check_noise(value: Any, path: str) -> Any:
     _known(value, ("type", "strength"), path)
     _need(value.get("type") in ("near_field", "far_field"),
           invalid_value(f"{path}.type", value.get("type"), ["near_field", "far_field"]))
+    if "strength" in value:
+        _need(_is_num(value["strength"]), invalid_type(f"{path}.strength", "a number", value["strength"]))
     return dict(value)
 
 

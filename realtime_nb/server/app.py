@@ -32,9 +32,11 @@ from .brains import make_brain
 from .calls import Calls, CallSocket, Socket
 from .engine import Engine
 from .http import HttpServer
-from .runner import ResponseRun
+from .runner import ResponseRun, ev
 from .secrets import ClientSecrets, Grant
-from .transcription import TranscriptionJob
+from .stt import check_stt_setting
+from .transcription import TranscriptionJob, delta_event
+from .transcription_session import TranscriptionEngine
 from .vad import BACKENDS, available_backends
 
 log = logging.getLogger("realtime_nb.server")
@@ -149,7 +151,14 @@ class _Connection:
                     await self.ws.send(frame)
 
     async def _transcribe(self, job: TranscriptionJob) -> None:
-        await asyncio.to_thread(job.run)
+        """Recognize in a worker thread (the recognizer keeps the GIL free), streaming each decoded segment."""
+        loop = asyncio.get_running_loop()
+
+        def delta(text: str, logprobs: list[dict[str, Any]] | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the connection closed
+                loop.call_soon_threadsafe(self.emit, [delta_event(job, text, logprobs, ev)])
+
+        await asyncio.to_thread(job.run, delta)
         self.emit(self.engine.transcription_finished(job))
 
     async def _drive(self, run: ResponseRun) -> None:
@@ -244,7 +253,8 @@ class _Connection:
         try:
             event = decode(frame)
             if self.beta:
-                event = dialect.client_event_to_ga(prepare_client_event(event))
+                # bound nesting first (the translation copies); its nulls are the engine's to read, in GA
+                event = dialect.client_event_to_ga(prepare_client_event(event, drop_nulls=False))
             return self.engine.receive(event)
         except EventError as err:
             return [err.to_event()]
@@ -277,8 +287,12 @@ class LocalServer:
     2.0 = twice as slow); ``chunk_ms``: audio per ``response.output_audio.delta``.
     ``vad``: the voice activity detector behind ``server_vad``/``semantic_vad``: ``"webrtc"`` (default
     when installed), ``"silero"`` or ``"energy"``.
-    ``transcript_wait_s``: how long a response waits for the transcript of user audio in its context
-    (when ``audio.input.transcription`` is on) before answering without it.
+    ``transcript_wait_s``: how long a response waits for the transcription of user audio in its context
+    to start (when ``audio.input.transcription`` is on) before answering without it; a started one is
+    waited for as long as decoding that audio may take.
+    ``stt_model``: the speech recognizer: ``None`` (``REALTIME_NB_STT_MODEL``, else Whisper tiny.en from
+    the speech extra), ``"pocketsphinx"``, a CTranslate2 Whisper model directory or a hub model name
+    (``"base.en"``; needs a network once). See ``server/stt.py``.
     ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>`` (or an ``ek_`` key the
     server minted at ``POST /v1/realtime/client_secrets``; ``secrets``). The same port answers WebRTC
     calls at ``POST /v1/realtime/calls`` (with ``realtime-nb[webrtc]``; ``calls``) and their
@@ -292,9 +306,11 @@ class LocalServer:
                  brain: Any = None, pace: str | float = "fast", max_session_s: float = 3600.0,
                  chunk_ms: int = 100, vad: str | None = None, transcript_wait_s: float = 3.0,
                  llm_url: str | None = None, llm_model: str | None = None,
-                 llm_api_key: str | None = None, beta_dialect: bool = False) -> None:
+                 llm_api_key: str | None = None, beta_dialect: bool = False,
+                 stt_model: str | None = None) -> None:
         self.host, self._port, self.api_key = host, port, api_key
         self.beta_dialect = beta_dialect
+        self.stt_model = check_stt_setting(stt_model)
         self.brain = make_brain(brain, llm_url=llm_url, llm_model=llm_model, llm_api_key=llm_api_key)
         if isinstance(pace, str) and pace not in PACES:
             raise ValueError(f"pace must be 'fast', 'realtime' or a number, not {pace!r}")
@@ -411,19 +427,22 @@ class LocalServer:
             await self._sideband(ws, query["call_id"][0], grant)
             return
         model = (query.get("model") or [""])[0] or grant.model or ""
-        if not model:
+        transcription = (query.get("intent") or [""])[0] == "transcription"
+        if not model and not transcription:
             err = EventError("missing_model", "You must provide a model parameter, e.g. "
                              "/v1/realtime?model=gpt-realtime-1.5.", "model")
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.missing_model")
             return
-        engine = self._engine(model, grant.session)
+        engine = self._engine(model, grant.session, transcription=transcription)
         await self._run(_Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers))
 
-    def _engine(self, model: str, session: dict[str, Any] | None) -> Engine:
-        engine = Engine(model=model, brain=self.brain, max_session_s=self.max_session_s, chunk_ms=self.chunk_ms,
-                        vad_backend=self.vad, transcript_wait_s=self.transcript_wait_s)
-        if session:  # the session an ephemeral key or a call's request configured (already validated)
+    def _engine(self, model: str, session: dict[str, Any] | None, *, transcription: bool = False) -> Engine:
+        options: dict[str, Any] = {"brain": self.brain, "max_session_s": self.max_session_s, "chunk_ms": self.chunk_ms,
+                   "vad_backend": self.vad, "transcript_wait_s": self.transcript_wait_s, "stt_model": self.stt_model}
+        # ?intent=transcription: a transcription-only session (transcription_session.py), no model needed
+        engine = TranscriptionEngine(**options) if transcription else Engine(model=model, **options)
+        if session and not transcription:  # what an ephemeral key or a call's request configured (validated)
             engine.receive({"type": "session.update", "session": session})
         return engine
 

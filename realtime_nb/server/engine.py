@@ -7,7 +7,8 @@ The I/O layer (``app.py``) feeds it decoded client events and sends back what it
 turns, commits, transcription jobs, idle timeout) lives in ``input_audio.py``.
 
 Automatic (VAD) responses and any response whose context holds a user audio item that is still being
-transcribed wait for that transcript, at most ``transcript_wait_s`` (3 s by default), before asking the
+transcribed wait for that transcript (``transcript_wait_s``, 3 s by default, for decoding to start, then
+as long as decoding that audio may take: ``TranscriptionJob.wait``) before asking the
 brain: ``response.created`` goes out at once, the output after the transcript (or the timeout). So with
 transcription on, the echo brain answers a spoken turn with "You said: …".
 """
@@ -46,8 +47,9 @@ class Engine(InputAudio):
 
     def __init__(self, *, model: str, brain: Brain, max_session_s: float = 3600.0, chunk_ms: int = 100,
                  clock: Callable[[], float] = time.monotonic, vad_backend: str | None = None,
-                 transcript_wait_s: float = 3.0) -> None:
+                 transcript_wait_s: float = 3.0, stt_model: str | None = None) -> None:
         self.brain = brain
+        self.stt_model = stt_model  # the speech recognizer setting (stt.recognizer)
         self.vad_backend = vad_backend
         self.transcript_wait_s = transcript_wait_s
         self.new_jobs: list[TranscriptionJob] = []          # for the I/O layer to run

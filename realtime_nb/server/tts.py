@@ -1,6 +1,10 @@
-"""Offline text-to-speech for the local server: espeak-ng through ctypes, or a labelled fallback.
+"""Offline text-to-speech for the local server: hibari's natural voice, espeak-ng, or a labelled fallback.
 
-``synthesize(text, voice, speed)`` returns 24 kHz mono ``int16`` audio. Two backends:
+``synthesize(text, voice, speed)`` returns 24 kHz mono ``int16`` audio. Three engines (``engine_for(voice)``):
+
+- **hibari** (``hibari_tts.py``): hibari-tts's "heart" voice (Apache-2.0, inside its wheel), natural
+  speech, for the default voice ``alloy`` and four other GA voices rendered from it with another pitch
+  and vocal-tract length (``hibari_tts.HIBARI_VOICES``); for every voice when espeak-ng is missing;
 
 - **espeak-ng** (``backend() == "espeak-ng"``): the library and its voice data come from the
   ``espeakng-loader`` wheel (``pip install realtime-nb[speech]``); no system espeak is needed. It is
@@ -48,6 +52,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .. import audio as au
+from . import hibari_tts
 
 __all__ = [
     "CACHE_MAX_ENTRIES",
@@ -59,6 +64,7 @@ __all__ = [
     "backend",
     "cache_info",
     "clear_cache",
+    "engine_for",
     "fallback_synthesize",
     "synthesize",
     "words_timing",
@@ -204,30 +210,62 @@ def _clamp_speed(speed: float) -> float:
     return min(max(float(speed), MIN_SPEED), MAX_SPEED)
 
 
-def synthesize(text: str, voice: str = "alloy", speed: float = 1.0) -> np.ndarray:
+ENGINES = ("hibari", "espeak-ng", "fallback")
+
+
+def engine_for(voice: str = "alloy", engine: str | None = None) -> str:
+    """Which engine speaks ``voice``: ``"hibari"`` for ``hibari_tts.HIBARI_VOICES`` (and for every voice
+    when espeak-ng is not installed), ``"espeak-ng"`` for the others, ``"fallback"`` when neither loads.
+    ``engine`` forces one (``"espeak-ng"`` falls back to the babble when espeak-ng is missing)."""
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} or None, not {engine!r}")
+    if engine == "fallback":
+        return "fallback"
+    if engine != "espeak-ng" and hibari_tts.available() and (
+            engine == "hibari" or voice in hibari_tts.HIBARI_VOICES or not available()):
+        return "hibari"
+    return "espeak-ng" if available() else "fallback"
+
+
+def synthesize(text: str, voice: str = "alloy", speed: float = 1.0, *, engine: str | None = None) -> np.ndarray:
     """Speak ``text`` with a GA ``voice``; returns 24 kHz mono int16 (empty for blank text).
 
-    ``speed`` (clamped to 0.25-1.5) scales the speaking rate. Uses espeak-ng when available, else
-    the deterministic non-speech ``fallback_synthesize``. Recently spoken clips come from a cache (see
-    the module docstring); the caller always gets its own array. Safe to call from several threads.
+    ``speed`` (clamped to 0.25-1.5) scales the speaking rate. The voice's engine (``engine_for(voice)``):
+    hibari's natural "heart" renderings for five voices, espeak-ng for the others, else the
+    deterministic non-speech ``fallback_synthesize``; ``engine=`` forces one. Recently spoken clips come
+    from a cache (see the module docstring); the caller always gets its own array. Safe to call from
+    several threads.
     """
     if not text.strip():
         return np.zeros(0, dtype=np.int16)
     speed = _clamp_speed(speed)
+    use = engine_for(voice, engine)
+    if use == "hibari":
+        name = voice if voice in hibari_tts.HIBARI_VOICES else hibari_tts.STAND_INS.get(voice, "alloy")
+        key: tuple[Any, ...] = ("hibari", text, hibari_tts.HIBARI_VOICES[name], speed)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            mine: np.ndarray = cached.copy()
+            return mine
+        out = hibari_tts.synthesize(text, name, speed)
+        if out is not None:
+            _CACHE.put(key, out)
+            return out
+        use = "espeak-ng" if available() else "fallback"  # hibari failed to load: the next engine
     profile = _profile(voice)
     with _LOCK:
-        engine = _load()
-    key = ("espeak-ng" if engine is not None else "fallback", text, profile, speed)
+        espeak = _load() if use == "espeak-ng" else None
+    key = ("espeak-ng" if espeak is not None else "fallback", text, profile, speed)
     hit = _CACHE.get(key)
     if hit is not None:
         copy: np.ndarray = hit.copy()
         return copy
-    if engine is None:
+    if espeak is None:
         pcm = fallback_synthesize(text, voice, speed)
     else:
         with _LOCK:
-            raw = engine.speak(text, profile, speed)
-        pcm = np.asarray(au.resample(raw, engine.rate, SAMPLE_RATE), dtype=np.int16)
+            raw = espeak.speak(text, profile, speed)
+        pcm = np.asarray(au.resample(raw, espeak.rate, SAMPLE_RATE), dtype=np.int16)
     _CACHE.put(key, pcm)
     return pcm
 
