@@ -99,6 +99,7 @@ def test_chromium_call_answered_on_the_remote_track_with_barge_in(webrtc_browser
     s = rt.connect(url=rt_server.url, call_id=answers[0].call_id)
     try:
         _wait("the peer connection", lambda: page.evaluate("window.state") == "connected", 15)
+        _wait("the first event on the data channel", lambda: page.evaluate("window.events"), 10)
         assert page.evaluate("window.events")[0] == "session.created"
 
         # a spoken turn answered on the remote track
