@@ -5,8 +5,9 @@ long the hand-over at the session limit holds calls, against a bare connect meas
 - reconnect: a conversation of ``--turns`` turns (2 items each), then the socket is dropped (its TCP
   transport aborted, as a network failure would), until the ``reconnected`` notice: new connection,
   config restored, every item replayed. ``reconnect_delays=(0,)``, so no backoff is included;
-- hand-over: back-to-back ``say()`` turns against a local server with ``max_session_s`` = ``--limit``;
-  each hand-over's ``pause_s`` (new calls held at the gate: the replay of the conversation and the switch).
+- hand-over: ``say()`` turns, ``--think`` seconds apart, against a local server with ``max_session_s`` =
+  ``--limit``; each hand-over's ``pause_s`` (new calls held at the gate: the replay of the items added
+  since the replica was prepared, and the switch).
 
 All against the embedded local server on loopback (fast pace, echo brain): the figures are the client's
 and the protocol's cost, not a network's. Ratios are medians (and p99s) over the baseline's.
@@ -70,7 +71,7 @@ def bench_reconnect(url: str, turns: int, repeat: int) -> tuple[list[float], int
     return times, items
 
 
-def bench_handover(limit: float, seconds: float) -> tuple[list[float], list[float], int]:
+def bench_handover(limit: float, seconds: float, think: float) -> tuple[list[float], list[float], int]:
     pauses: list[float] = []
     with rt.LocalServer(max_session_s=limit) as srv:
         s = rt.connect(url=srv.url)
@@ -82,6 +83,7 @@ def bench_handover(limit: float, seconds: float) -> tuple[list[float], list[floa
                 t = time.perf_counter()
                 s.say("another turn", **TEXT)
                 turn_times.append(time.perf_counter() - t)
+                time.sleep(think)
             items = len(s.items)
         finally:
             s.close()
@@ -92,19 +94,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=None, help="connects and drops (default 20, --quick 3)")
     p.add_argument("--turns", type=int, default=None, help="turns before the first drop (default 20, --quick 3)")
-    p.add_argument("--limit", type=float, default=None, help="max_session_s of the hand-over server (default 3)")
+    p.add_argument("--limit", type=float, default=None, help="max_session_s of the hand-over server (default 5)")
+    p.add_argument("--think", type=float, default=0.05, help="seconds between hand-over turns (default 0.05)")
     p.add_argument("--seconds", type=float, default=None, help="length of the hand-over run (default 30)")
     args = p.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 20)
     turns = args.turns or (3 if args.quick else 20)
-    limit = args.limit or (2.0 if args.quick else 3.0)
+    limit = args.limit or (3.0 if args.quick else 5.0)
     seconds = args.seconds or (5.0 if args.quick else 30.0)
 
     with rt.LocalServer() as srv:
         base = summary(bench_connect(srv.url, repeat))
         reconnect_times, items = bench_reconnect(srv.url, turns, repeat)
     rec = summary(reconnect_times)
-    pauses, turn_times, handover_items = bench_handover(limit, seconds)
+    pauses, turn_times, handover_items = bench_handover(limit, seconds, args.think)
     pause, turn = summary(pauses), summary(turn_times)
     ms = 1000.0
     table(["", "median ms", "p99 ms", "n", "x connect (median)", "x connect (p99)"], [
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "handover_pause_over_connect_median": ratio(pause["median"], base["median"]),
               "handover_pause_over_connect_p99": ratio(pause["p99"], base["p99"])}
     data = {
-        "config": {"repeat": repeat, "turns": turns, "limit_s": limit, "seconds": seconds, "quick": args.quick,
+        "config": {"repeat": repeat, "turns": turns, "limit_s": limit, "seconds": seconds, "think_s": args.think,
+                   "quick": args.quick,
                    "reconnect_delays": [0.0, 0.1, 0.5]},
         "connect_s": base, "reconnect_s": rec, "items_at_first_drop": items, "handover_pause_s": pause,
         "handover_turn_s": turn, "handover_items": handover_items, "ratios": ratios,

@@ -23,6 +23,7 @@ SCRIPTS = {
     "fuzz_server": {"frames", "dropped_connections", "tracebacks", "schema_invalid_events",
                     "error_event_id_mismatch", "goal", "meets_goal"},
     "bench_reconnect": {"connect_s", "reconnect_s", "handover_pause_s", "handover_items", "ratios"},
+    "bench_stt_stall": {"config", "results"},
 }
 
 

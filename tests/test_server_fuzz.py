@@ -18,9 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.realtime import ConversationItemCreateEvent, ResponseCreateEvent, SessionUpdateEvent
 from pydantic import TypeAdapter, ValidationError
-from rtclient import RawClient
+from rtclient import RawClient, check_schema
 
+from realtime_nb.protocol.codec import encode
 from realtime_nb.server import LocalServer
+from realtime_nb.server.brains import make_brain
+from realtime_nb.server.transcription_session import TranscriptionEngine
 
 # Derandomized: CI explores the same examples every run (a failure here is a regression, never luck);
 # bench/fuzz_server.py is the random long run that looks for new ones.
@@ -137,3 +140,14 @@ def test_what_the_sdk_schema_forbids_is_refused_and_changes_nothing(probe, event
     if mine:
         assert mine[0]["error"]["type"] == "invalid_request_error", mine[0]
         assert _comparable(_session_now(probe)) == before
+
+
+@settings(FUZZ, max_examples=500)
+@given(event=any_event | st.builds(lambda s: {"type": "session.update", "session": {**s, "type": "transcription"}},
+                                   session))
+def test_a_transcription_session_answers_every_event_validly(event):
+    """The same fuzz on the sans-I/O engine of ``?intent=transcription`` sessions: it never raises, and
+    whatever it answers the SDK accepts."""
+    engine = TranscriptionEngine(brain=make_brain(None))
+    for out in engine.receive(json.loads(json.dumps(event))):
+        check_schema(json.loads(encode(out)))

@@ -90,6 +90,7 @@ class Resilience:
         self.user_closed = False
         self.connect_timeout = 20.0
         self.drop_times: list[float] = []                # monotonic times of recent drops (_resume)
+        self.adopted_at = 0.0                            # session time the current socket was adopted
         self.gate: asyncio.Future[None] | None = None   # set while the connection is being replaced
         self.gate_bound = 60.0                           # the longest a call waits at the gate
         # The policy on a drop (``_resume``): True when it reconnects; None/False: the session closes.

@@ -57,13 +57,13 @@ from ._connection import Client
 from ._resilience import GAP_AUDIO_S
 
 _FATAL = frozenset({1008, 3000, 3003})
-# Drops this close together (seconds) count as one run of attempts: a server that accepts and drops
-# again at once must not be reconnected to forever.
+# Drops this close together (seconds), on connections that completed no response, count as one run of
+# attempts: a server that accepts and drops again at once must not be reconnected to forever.
 _RUN_WINDOW = 60.0
 
 
 HANDOVER_MARGIN_S = 300.0
-HANDOVER_SHARE = 0.3
+HANDOVER_SHARE = 0.5
 _POLL_S = 0.02
 
 
@@ -81,11 +81,14 @@ def _on_drop(client: Client, exc: ConnectionClosed) -> bool:
     code = exc.code or 1006
     if isinstance(exc, SessionExpired) or code in _FATAL or 4000 <= code < 5000 or not client._session_ready.done():
         return False
-    now = time.monotonic()
-    runs = [t for t in client.drop_times if now - t < _RUN_WINDOW]
+    # A connection that completed a response since it was set up worked: its drop starts a new count.
+    # Otherwise (it keeps dropping right after each reconnect) the drops add up, and end in a give-up.
+    done = client.log.last_time("response.done")
+    worked = done is not None and done > client.adopted_at
+    runs = [] if worked else [t for t in client.drop_times if time.monotonic() - t < _RUN_WINDOW]
     if len(runs) >= len(client.options.reconnect_delays):
-        return False  # it keeps dropping right after each reconnect
-    client.drop_times = [*runs, now]
+        return False
+    client.drop_times = [*runs, time.monotonic()]
     told = client.suspend(exc)
     delays = client.options.reconnect_delays
     per_attempt = client.connect_timeout + 3 * client.reply_timeout
@@ -210,6 +213,7 @@ async def switch_to(client: Client, aux: Client) -> dict[str, Any]:
     Returns what the ``reconnected`` notice reports."""
     items = len(client.state.conversation)
     old, uncommitted = await client.adopt(aux)
+    client.adopted_at = client.now()
     dropped = client.gap_dropped
     pending = [uncommitted]
     sent = 0
@@ -294,9 +298,15 @@ async def _switch_when_quiet(client: Client, aux: Client, deadline: float) -> bo
     and switch to it. False (``aux`` closed) when the pause did not last or earlier items changed;
     True also when no pause came before the deadline (then the limit ends the session)."""
     fmt = _audio_in.input_format(client)
-    since, snapshot = client.now(), client.state.conversation.ids()
+    # Only the finished items before the first unfinished one (a reply still streaming would go over
+    # half-said): they are what is replayed early, the rest at the pause.
+    since, snapshot = client.now(), []
+    for item in client.state.conversation:
+        if item.get("status") == "in_progress":
+            break
+        snapshot.append(item["id"])
     try:  # most of the conversation goes over before the pause, so the pause only carries the rest
-        skipped = await replay(client.state, aux, fmt)
+        skipped = await replay(client.state, aux, fmt, snapshot)
     except Exception as err:
         client.log.note(client.now(), "handover_retry", f"{type(err).__name__}: {err}", code=type(err).__name__)
         await aux.close()

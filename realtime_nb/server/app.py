@@ -27,6 +27,7 @@ from ..protocol.codec import decode, encode
 from ..protocol.errors import EventError, server_error
 from ..protocol.normalize import prepare_client_event
 from ..protocol.redact import RedactKey
+from . import stt
 from .brain_api import BrainError
 from .brains import make_brain
 from .calls import Calls, CallSocket, Socket
@@ -34,7 +35,6 @@ from .engine import Engine
 from .http import HttpServer
 from .runner import ResponseRun, ev
 from .secrets import ClientSecrets, Grant
-from .stt import check_stt_setting
 from .transcription import TranscriptionJob, delta_event
 from .transcription_session import TranscriptionEngine
 from .vad import BACKENDS, available_backends
@@ -122,11 +122,15 @@ class _Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.writer: asyncio.Task[None] | None = None
         self.closing = False
+        self._stt_loading = False
 
     def emit(self, events: Iterable[dict[str, Any]]) -> None:
         batch = list(events)
         if batch:
             self.queue.put_nowait(batch)
+        if not self._stt_loading and self.engine.session["audio"]["input"].get("transcription"):
+            self._stt_loading = True  # transcription is on: have the model ready before the first turn ends
+            stt.preload(self.engine.stt_model)
         for job in self.engine.new_jobs:
             self._spawn(self._transcribe(job))
         self.engine.new_jobs.clear()
@@ -310,7 +314,7 @@ class LocalServer:
                  stt_model: str | None = None) -> None:
         self.host, self._port, self.api_key = host, port, api_key
         self.beta_dialect = beta_dialect
-        self.stt_model = check_stt_setting(stt_model)
+        self.stt_model = stt.check_stt_setting(stt_model)
         self.brain = make_brain(brain, llm_url=llm_url, llm_model=llm_model, llm_api_key=llm_api_key)
         if isinstance(pace, str) and pace not in PACES:
             raise ValueError(f"pace must be 'fast', 'realtime' or a number, not {pace!r}")

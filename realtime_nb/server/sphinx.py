@@ -18,6 +18,7 @@ How it decodes (in the worker):
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import select
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -99,9 +101,12 @@ class SphinxRecognizer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        _ALIVE.add(self)
 
     def _worker(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._kill()  # it died: close its pipes, start another
+        if self._proc is None:
             self._proc = subprocess.Popen([sys.executable, "-m", "realtime_nb.server.sphinx"], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._proc
@@ -140,13 +145,28 @@ class SphinxRecognizer:
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
+        if proc is None:
+            return
+        if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
     def close(self) -> None:
         with self._lock:
             self._kill()
+
+
+_ALIVE: weakref.WeakSet[SphinxRecognizer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """End the workers at exit (they would end anyway when their stdin closes, but not before Python warns)."""
+    for rec in list(_ALIVE):
+        rec.close()
 
 
 def _read_frame(stream: IO[bytes], deadline: float) -> bytes:

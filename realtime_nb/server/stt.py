@@ -39,7 +39,7 @@ from .. import audio as au
 from . import sphinx, whisper
 
 __all__ = ["ENV_VAR", "QUIET_DBFS", "Recognizer", "RecognizerUnavailable", "UnsupportedLanguage", "available",
-           "backend", "check_stt_setting", "recognizer", "transcribe"]
+           "backend", "check_stt_setting", "preload", "recognizer", "transcribe"]
 
 log = logging.getLogger("realtime_nb.server.stt")
 
@@ -142,6 +142,15 @@ def recognizer(setting: str | None = None) -> Recognizer:
     if isinstance(got, RecognizerUnavailable):
         raise got
     return got
+
+
+def preload(setting: str | None = None) -> None:
+    """Load the recognizer for ``setting`` in a background thread, so the first utterance does not wait for
+    the model (about a second: the hash check and the load). Errors surface at the first ``transcribe``."""
+    with _LOCK:
+        if _setting(setting) in _loaded:
+            return
+    threading.Thread(target=available, args=(setting,), name="realtime-nb-stt-load", daemon=True).start()
 
 
 def available(setting: str | None = None) -> bool:
