@@ -216,3 +216,22 @@ def test_close_during_a_reconnect_stops_it():
     assert isinstance(waiter_outcome[0], rt.ConnectionClosed) and s.closed
     time.sleep(1.2)
     assert [n["type"] for n in seen] == ["reconnecting"]   # no further attempt, no resume_failed
+
+
+def test_a_server_that_drops_every_new_connection_ends_in_resume_failed(server):
+    with BadServer(server.url) as bad:
+        s = rt.connect(url=bad.url, reconnect_delays=(0.01, 0.01, 0.01), reply_timeout=2)
+        seen = _notices(s)
+        try:
+            s.say("works once", **TEXT)
+            bad.abort_after = ("conversation.item.added", 2)   # each connection dies after its 2nd item
+            assert isinstance(_raised(lambda: s.say("again", **TEXT)), rt.ConnectionClosed)
+            deadline = time.monotonic() + 20
+            while not s.closed and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert s.closed and seen[-1]["type"] == "resume_failed"
+            assert bad.connections <= 1 + 2 * 3           # a bounded number of attempts, then it stops
+            with pytest.raises(rt.ConnectionClosed):
+                s.say("anyone?", **TEXT)
+        finally:
+            s.close()

@@ -2,8 +2,12 @@
 
 Everything here runs on the loop thread (``_loop``); ``Session`` is the thread-safe face over it.
 
-Receive path (kept lean): decode → ``ConversationState.apply`` (audio deltas decoded from base64 once)
-→ event log → internal routing (a dict keyed by type) → user handlers.
+Receive path (kept lean): size check → decode → depth check (``_limits``; not for audio deltas) →
+``ConversationState.apply`` (audio deltas decoded from base64 once) → event log → internal routing (a
+dict keyed by type; the response routes are in ``_routes``) → user handlers (``_handlers``).
+
+The socket can change under the same ``Client`` (a reconnect, a hand-over): ``_resilience`` holds that
+mechanism, ``_resume`` the policy.
 
 Replies are matched to the calls that caused them by ``_pending.Pending`` (client ``event_id`` for
 errors, our own item ids, first-in first-out order, a tag in each ``response.create``'s metadata). An

@@ -87,6 +87,9 @@ def _on_drop(client: Client, exc: ConnectionClosed) -> bool:
     worked = done is not None and done > client.adopted_at
     runs = [] if worked else [t for t in client.drop_times if time.monotonic() - t < _RUN_WINDOW]
     if len(runs) >= len(client.options.reconnect_delays):
+        client.notice("resume_failed", f"connection {client.connection} dropped again right after reconnecting "
+                      f"({len(runs)} times); giving up", code=exc.code, reason=exc.reason, attempts=len(runs),
+                      error=str(exc))
         return False
     client.drop_times = [*runs, time.monotonic()]
     told = client.suspend(exc)
