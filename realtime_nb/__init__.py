@@ -15,6 +15,7 @@ from __future__ import annotations
 from . import notebook as _notebook
 from .client import _hooks
 from .client.response import Response, ref
+from .client.secrets import client_secret
 from .client.session import Session, aconnect, connect
 from .client.transcribe import TranscriptionSession, transcribe
 from .errors import (
@@ -75,6 +76,7 @@ __all__ = [
     "TranscriptionSession",
     "__version__",
     "aconnect",
+    "client_secret",
     "connect",
     "ref",
     "transcribe",

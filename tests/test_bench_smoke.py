@@ -18,6 +18,8 @@ SCRIPTS = {
     "bench_ingest": {"stream", "paths", "ratios", "goal", "meets_goal", "profile_realtime_nb_top"},
     "bench_state": {"items_frame", "memory", "ratios", "goal", "meets_goal"},
     "bench_server_scale": {"steps", "largest_passing", "ratios", "cost_breakdown", "goal", "meets_goal"},
+    "bench_webrtc": {"runs", "webrtc_kernel_ms_per_s", "relay_kernel_ms_per_s", "relay_over_webrtc",
+                     "mouth_to_ear_ms", "goal", "meets_goal"},
     "fuzz_server": {"frames", "dropped_connections", "tracebacks", "schema_invalid_events",
                     "error_event_id_mismatch", "goal", "meets_goal"},
     "bench_reconnect": {"connect_s", "reconnect_s", "handover_pause_s", "handover_items", "ratios"},
@@ -39,6 +41,8 @@ def run_quick(name: str, out_dir: Path) -> dict:
 def test_bench_quick_run_writes_its_json(name: str, tmp_path: Path) -> None:
     if name == "bench_ingest":
         pytest.importorskip("openai")
+    if name == "bench_webrtc":
+        pytest.importorskip("aiortc")
     data = run_quick(name, tmp_path)
     assert data["benchmark"] == name
     assert MACHINE_KEYS <= set(data["machine"]), data["machine"].keys()

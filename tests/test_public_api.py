@@ -18,6 +18,7 @@ PUBLIC = {
     "TranscriptionSession",
     "__version__",
     "aconnect",
+    "client_secret",
     "connect",
     "ref",
     "transcribe",

@@ -118,7 +118,7 @@ def test_api_keys_are_compared_in_constant_time(monkeypatch):
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("realtime_nb.server.app.hmac.compare_digest", spy)
+    monkeypatch.setattr("realtime_nb.server.secrets.hmac.compare_digest", spy)  # keys are checked there
     with LocalServer(api_key="sk-right") as srv, RawClient(srv.url, headers={"Authorization": "Bearer sk-wrong"}) as c:
         assert c.recv()["error"]["code"] == "invalid_api_key"
     assert calls == [(b"sk-wrong", b"sk-right")]

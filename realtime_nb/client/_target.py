@@ -45,13 +45,15 @@ class Target:
     kind: str                      # "url" | "env" | "openai" | "local"
     api_key: str = field(repr=False)
 
-    def realtime_url(self, model: str) -> str:
-        """``<base>/realtime?model=<model>`` (keeps any query the base had)."""
+    def realtime_url(self, model: str, call_id: str | None = None) -> str:
+        """``<base>/realtime?model=<model>`` (keeps any query the base had); with ``call_id``,
+        ``?call_id=<id>`` instead: the sideband of a WebRTC call."""
         parts = urlsplit(self.base_url)
         path = parts.path.rstrip("/")
         if not path.endswith("/realtime"):
             path += "/realtime"
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "model"] + [("model", model)]
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("model", "call_id")]
+        query.append(("call_id", call_id) if call_id else ("model", model))
         return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
 

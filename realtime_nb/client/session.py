@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import threading
 import weakref
 from collections.abc import Callable
@@ -376,8 +377,10 @@ def _prepare(model: str | None, url: str | None, api_key: str | None, fields: di
 
 
 async def _open(target: _target.Target, model: str, session: dict[str, Any] | None, timeout: float,
-                options: Options) -> Client:
-    client = Client(target, model, target.realtime_url(model), options)
+                options: Options, call_id: str | None = None) -> Client:
+    if call_id is not None:  # a sideband: the conversation lives on the call, nothing to replay or hand over
+        options = dataclasses.replace(options, reconnect=False, handover=False)
+    client = Client(target, model, target.realtime_url(model, call_id), options)
     client.tool_runner = _toolrun.follow_tools
     await client.open(timeout)
     _resume.install(client)
@@ -391,7 +394,7 @@ async def _open(target: _target.Target, model: str, session: dict[str, Any] | No
 
 
 def connect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
-            timeout: float = 20.0, **session_fields: Any) -> Session:
+            timeout: float = 20.0, call_id: str | None = None, **session_fields: Any) -> Session:
     """Open a Realtime session; returns once ``session.created`` (and ``session.updated``) arrived.
 
     Target: ``url`` > ``REALTIME_NB_URL`` > OpenAI GA (``api_key`` or ``OPENAI_API_KEY``) > an embedded
@@ -400,6 +403,8 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
     ``session_fields`` are session fields in GA names, GA leaf names (``voice``, ``speed``,
     ``turn_detection``, ``transcription``, ``noise_reduction``) or beta names (``modalities``,
     ``input_audio_format`` …). ``timeout`` bounds the handshake and the wait for ``session.created``.
+    ``call_id``: attach as the sideband of that WebRTC call (``?call_id=``; the call's audio stays on
+    its peer connection; a sideband does not reconnect or hand over).
 
     Options (not session fields): ``reply_timeout`` (15 s, the reply to a client event),
     ``response_timeout`` (30 s without any event of a running response), ``reconnect`` (True: after a
@@ -415,7 +420,7 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
     if uses_local:
         target = _target.Target(_target.acquire_local(), "local", target.api_key)
     try:
-        client = _run(_open(target, model, session, timeout, options), _FOREVER, "realtime_nb.connect()")
+        client = _run(_open(target, model, session, timeout, options, call_id), _FOREVER, "realtime_nb.connect()")
     except BaseException:
         if uses_local:
             _target.release_local()
@@ -424,14 +429,14 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
 
 
 async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
-                   timeout: float = 20.0, **session_fields: Any) -> Session:
+                   timeout: float = 20.0, call_id: str | None = None, **session_fields: Any) -> Session:
     """The async ``connect``: ``async with await rt.aconnect() as s: ...``."""
     target, model, session, options = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
         target = _target.Target(await asyncio.to_thread(_target.acquire_local), "local", target.api_key)
     try:
-        client = await _loop.run_async(_open(target, model, session, timeout, options))
+        client = await _loop.run_async(_open(target, model, session, timeout, options, call_id))
     except BaseException:
         if uses_local:
             await asyncio.to_thread(_target.release_local)

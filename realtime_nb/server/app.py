@@ -1,5 +1,8 @@
 """The local Realtime server's I/O layer: websockets in, engine, websockets out.
 
+The port is served by aiohttp (``http.py``: the WebSocket and the REST endpoints, client secrets and
+WebRTC calls); a WebRTC call (``calls.py``) runs the same ``_Connection`` over its own socket.
+
 ``LocalServer`` runs an asyncio loop in its own daemon thread (or in the foreground for
 ``realtime-nb serve``). Each connection gets an ``Engine``; one writer task per connection sends event
 batches in the order the engine produced them, so replies and streamed response events never interleave
@@ -10,18 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
 
 from ..protocol import dialect
 from ..protocol.codec import decode, encode
@@ -31,17 +30,18 @@ from ..protocol.redact import RedactKey
 from . import stt
 from .brain_api import BrainError
 from .brains import make_brain
+from .calls import Calls, CallSocket, Socket
 from .engine import Engine
+from .http import HttpServer
 from .runner import ResponseRun, ev
+from .secrets import ClientSecrets, Grant
 from .transcription import TranscriptionJob, delta_event
 from .transcription_session import TranscriptionEngine
 from .vad import BACKENDS, available_backends
 
 log = logging.getLogger("realtime_nb.server")
-ws_log = logging.getLogger("realtime_nb.server.websocket")  # websockets' own log, keys masked
+ws_log = logging.getLogger("realtime_nb.server.websocket")  # the handshakes, keys masked
 ws_log.addFilter(RedactKey())
-
-MAX_FRAME = 32 * 1024 * 1024   # an append of 15 MiB of audio is ~20 MiB of base64 JSON
 PACES = {"fast": 0.0, "realtime": 1.0}
 
 
@@ -115,7 +115,7 @@ class _Workers:
 class _Connection:
     """Drives one engine over one websocket."""
 
-    def __init__(self, ws: ServerConnection, engine: Engine, *, beta: bool, pace: float,
+    def __init__(self, ws: Socket, engine: Engine, *, beta: bool, pace: float,
                  workers: _Workers) -> None:
         self.ws, self.engine, self.beta, self.pace, self.workers = ws, engine, beta, pace, workers
         self.queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
@@ -297,7 +297,10 @@ class LocalServer:
     ``stt_model``: the speech recognizer: ``None`` (``REALTIME_NB_STT_MODEL``, else Whisper tiny.en from
     the speech extra), ``"pocketsphinx"``, a CTranslate2 Whisper model directory or a hub model name
     (``"base.en"``; needs a network once). See ``server/stt.py``.
-    ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>``.
+    ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>`` (or an ``ek_`` key the
+    server minted at ``POST /v1/realtime/client_secrets``; ``secrets``). The same port answers WebRTC
+    calls at ``POST /v1/realtime/calls`` (with ``realtime-nb[webrtc]``; ``calls``) and their
+    ``?call_id=`` sidebands: docs/webrtc.md.
     ``beta_dialect``: serve clients that send ``OpenAI-Beta: realtime=v1`` the retired beta dialect
     (translated to and from GA), for running old beta code. By default they get what the live service
     answers: ``error`` ``beta_api_shape_disabled``, then close 4000.
@@ -326,7 +329,9 @@ class LocalServer:
         self.max_session_s, self.chunk_ms = max_session_s, chunk_ms
         self.engines: list[Engine] = []
         self._workers = _Workers()
-        self._server: Server | None = None
+        self.secrets = ClientSecrets(api_key)
+        self.calls = Calls(self._call_connection, lambda: self.host in ("127.0.0.1", "localhost", "::1"))
+        self._server: HttpServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -339,7 +344,7 @@ class LocalServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the server is not running; call start() or use it as a context manager")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -352,14 +357,16 @@ class LocalServer:
         """Serve until ``stop()``; used by the thread and by ``realtime-nb serve``."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        async with serve(self._handler, self.host, self._port, process_request=self._process_request,
-                         select_subprotocol=self._select_subprotocol, max_size=MAX_FRAME,
-                         compression=None, ping_interval=20, ping_timeout=20, logger=ws_log) as server:
-            self._server = server
+        server = HttpServer(self._handler, self.secrets, self.calls, ws_log)
+        await server.start(self.host, self._port)
+        self._server = server
+        try:
             if ready is not None:
                 ready.set()
             await self._stopped.wait()
-        self._server = None
+        finally:
+            await server.stop()
+            self._server = None
 
     def start(self) -> LocalServer:
         if self._thread is not None:
@@ -398,38 +405,20 @@ class LocalServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- websockets hooks ----------------------------------------------------------------------
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path.rstrip("/")
-        if path in ("", "/health", "/v1"):
-            return connection.respond(200, "realtime-nb local Realtime server: connect to ws://…/v1/realtime\n")
-        if path != "/v1/realtime":
-            return connection.respond(404, f"Not found: {path}. The Realtime endpoint is /v1/realtime.\n")
-        return None
-
-    @staticmethod
-    def _select_subprotocol(connection: ServerConnection, subprotocols: Sequence[Subprotocol]
-                            ) -> Subprotocol | None:
-        return Subprotocol("realtime") if "realtime" in subprotocols else None
-
-    async def _handler(self, ws: ServerConnection) -> None:
+    # -- connections -----------------------------------------------------------------------------
+    async def _handler(self, ws: Any) -> None:
+        """One WebSocket (``http.WebSocketAdapter``): a session, or the sideband of a call (``?call_id=``)."""
         request = ws.request
-        assert request is not None
         headers = request.headers
         offered = _offered(headers)
         query = parse_qs(urlsplit(request.path).query)
         beta = "realtime=v1" in headers.get("OpenAI-Beta", "") or "openai-beta.realtime-v1" in offered
-        if self.api_key is not None:
-            key = _bearer(headers, offered)
-            if key is None or not hmac.compare_digest(key.encode("utf-8", "surrogatepass"),
-                                                      self.api_key.encode("utf-8", "surrogatepass")):
-                if key is None:
-                    err = EventError("invalid_api_key", "Missing bearer or basic authentication in header.")
-                else:
-                    err = EventError("invalid_api_key", "Incorrect API key provided.")
-                await ws.send(encode(err.to_event()))
-                await ws.close(3000, "invalid_request_error.invalid_api_key")
-                return
+        try:
+            grant = self.secrets.check(_bearer(headers, offered))  # the regular key or a live ek_ key
+        except EventError as refused:
+            await ws.send(encode(refused.to_event()))
+            await ws.close(3000, "invalid_request_error.invalid_api_key")
+            return
         if beta and not self.beta_dialect:
             err = EventError("beta_api_shape_disabled", "The Realtime API beta shape is disabled: connect "
                              "without the 'OpenAI-Beta: realtime=v1' header and send GA events. (This local "
@@ -438,7 +427,10 @@ class LocalServer:
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.beta_api_shape_disabled")
             return
-        model = (query.get("model") or [""])[0]
+        if "call_id" in query:
+            await self._sideband(ws, query["call_id"][0], grant)
+            return
+        model = (query.get("model") or [""])[0] or grant.model or ""
         transcription = (query.get("intent") or [""])[0] == "transcription"
         if not model and not transcription:
             err = EventError("missing_model", "You must provide a model parameter, e.g. "
@@ -446,12 +438,40 @@ class LocalServer:
             await ws.send(encode(err.to_event()))
             await ws.close(4000, "invalid_request_error.missing_model")
             return
+        engine = self._engine(model, grant.session, transcription=transcription)
+        await self._run(_Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers))
+
+    def _engine(self, model: str, session: dict[str, Any] | None, *, transcription: bool = False) -> Engine:
         options: dict[str, Any] = {"brain": self.brain, "max_session_s": self.max_session_s, "chunk_ms": self.chunk_ms,
                    "vad_backend": self.vad, "transcript_wait_s": self.transcript_wait_s, "stt_model": self.stt_model}
         # ?intent=transcription: a transcription-only session (transcription_session.py), no model needed
         engine = TranscriptionEngine(**options) if transcription else Engine(model=model, **options)
-        self.engines.append(engine)
+        if session and not transcription:  # what an ephemeral key or a call's request configured (validated)
+            engine.receive({"type": "session.update", "session": session})
+        return engine
+
+    async def _run(self, conn: _Connection) -> None:
+        self.engines.append(conn.engine)
         try:
-            await _Connection(ws, engine, beta=beta, pace=self.pace, workers=self._workers).run()
+            await conn.run()
         finally:
-            self.engines.remove(engine)
+            self.engines.remove(conn.engine)
+
+    def _call_connection(self, socket: CallSocket, model: str, session: dict[str, Any]
+                         ) -> tuple[_Connection, Any]:
+        conn = _Connection(socket, self._engine(model, session), beta=False, pace=self.pace, workers=self._workers)
+        return conn, self._run(conn)
+
+    async def _sideband(self, ws: Any, call_id: str, grant: Grant) -> None:
+        call = self.calls.get(call_id)
+        if grant.ephemeral:  # a sideband is the server's side of a call: the regular key only
+            err = EventError("invalid_api_key", "A sideband connection needs your API key, not a client secret.")
+            await ws.send(encode(err.to_event()))
+            await ws.close(3000, "invalid_request_error.invalid_api_key")
+            return
+        if call is None:
+            err = EventError("invalid_value", f"No call with id '{call_id}' exists.", "call_id")
+            await ws.send(encode(err.to_event()))
+            await ws.close(4000, "invalid_request_error.invalid_value")
+            return
+        await call.attach(ws)

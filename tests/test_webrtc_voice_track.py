@@ -1,0 +1,47 @@
+"""The voice track of a call, without a network: real-time pacing, what was sent per item, the
+started / drained callbacks, and a cut reporting exactly the samples sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("aiortc")
+
+from realtime_nb.server.webrtc import FRAME, RATE, VoiceTrack
+
+
+def test_pacing_accounting_and_cut():
+    started: list[str] = []
+    drained: list[str] = []
+    track = VoiceTrack(started.append, drained.append)
+    tone = (np.sin(np.arange(RATE // 10) / 5) * 8000).astype(np.int16)  # 100 ms
+
+    async def main():
+        first = await track.recv()
+        assert first.samples == FRAME and not started            # nothing queued: silence
+        assert not np.any(first.to_ndarray())
+        track.push("resp_1", "item_1", tone)
+        track.push("resp_1", "item_2", tone)
+        t0 = time.monotonic()
+        frames = [await track.recv() for _ in range(7)]          # 140 ms
+        elapsed = time.monotonic() - t0
+        assert elapsed == pytest.approx(0.14, abs=0.05)          # paced in real time
+        assert started == ["resp_1"] and not drained
+        assert track.played == {"item_1": len(tone), "item_2": 2 * FRAME}
+        assert np.array_equal(np.concatenate([f.to_ndarray().reshape(-1) for f in frames[:5]]), tone)
+        cut = track.clear()
+        assert cut == ("resp_1", "item_2", 2 * FRAME)            # the samples actually sent of that item
+        assert not track.busy
+        after = await track.recv()
+        assert not np.any(after.to_ndarray()) and not drained    # a cut is not a drain
+        track.push("resp_2", "item_3", tone[:FRAME])
+        await track.recv()
+        await track.recv()
+        assert started == ["resp_1", "resp_2"] and drained == ["resp_2"]
+        assert track.clear() is None                             # nothing left to cut
+
+    asyncio.run(main())
