@@ -21,6 +21,7 @@ import { Liveness } from "./liveness.js";
 import { StatusMachine } from "./status.js";
 import { followModel, wireControls } from "./controls.js";
 import { micErrorText } from "./capture.js";
+import { CaptionView } from "./captions.js";
 import { newDebug, newViewId, registerDebug } from "./debug.js";
 import "./widget.css";
 
@@ -57,6 +58,9 @@ function render({ model, el }) {
   const key = model.get("_model_key") || view;
   const unregister = registerDebug(key, view, debug);
   const root = ui.container;
+  // caption mode (a transcription session): captions, no playback, only the controls that apply
+  const captions = model.get("captions") ? new CaptionView(ui) : null;
+  root.dataset.captions = String(Boolean(captions));
   root.dataset.viewId = view;
   root.dataset.link = "comm";
   /** @type {any} */ (root).__rtnb = debug;
@@ -106,7 +110,7 @@ function render({ model, el }) {
   // -- status ---------------------------------------------------------------------------------------
   // The pill is a state machine (status.js) fed by the server's events (the event log's rows), this
   // view's mic, player and AudioContext, and the session's lifecycle.
-  const status = new StatusMachine({ onChange: () => refreshControls() });
+  const status = new StatusMachine({ onChange: () => refreshControls(), captions: Boolean(captions) });
   debug.statusHistory = status.history;
 
   function refreshStatus() {
@@ -324,7 +328,7 @@ function render({ model, el }) {
   /** With the link's socket in a worker, the kernel's audio goes from there straight to the player. */
   function attachPlayer() {
     const ws = link.ws;
-    if (!engine || !(ws instanceof WorkerSocket)) return;
+    if (!engine || captions || !(ws instanceof WorkerSocket)) return; // caption mode plays nothing
     const port = engine.player.directPort();
     if (port) ws.attachPlayer(port);
     debug.audioPath = port ? "worker" : "page";
@@ -390,7 +394,10 @@ function render({ model, el }) {
     updates = [];
     if (disposed) return;
     for (const msg of batch) {
-      if (msg.entries || msg.order) ui.transcript.apply(msg);
+      if (msg.entries || msg.order) {
+        ui.transcript.apply(msg);
+        captions?.render(ui.transcript.model);
+      }
       if (msg.events) {
         ui.eventLog.add(msg.events);
         feedServer(msg.events);
@@ -417,6 +424,7 @@ function render({ model, el }) {
     updateTimer = document.hidden ? setTimeout(applyUpdates, 50) : requestAnimationFrame(applyUpdates);
   });
   comm.on("audio", (msg, buffers) => {
+    if (captions) return; // caption mode plays nothing
     if (msg.direct) { // the link's worker already gave it to the player: only count it
       const before = debug.samplesReceived[msg.item_id] ?? 0;
       if (traceOn()) trace(["in", msg.item_id, before, msg.samples, msg.at]); // bench hook
@@ -473,6 +481,7 @@ function render({ model, el }) {
     if (!snapshot) return;
     updates = []; // older than the snapshot
     ui.transcript.apply({ entries: snapshot.entries ?? [], order: snapshot.order });
+    captions?.render(ui.transcript.model);
     ui.eventLog.ring.rows = [];
     ui.eventLog.ring.total = 0;
     ui.eventLog.add(snapshot.events ?? []);

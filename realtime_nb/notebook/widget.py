@@ -47,6 +47,9 @@ type                      direction   meaning
 ========================  ==========  ======================================================================
 
 Messages the kernel sends to one view name it in ``view``; the others ignore them.
+
+**Caption mode** (``captions``, on by default for a ``TranscriptionSession``, ``rt.transcribe()``): live
+captions of what the mic hears, nothing played, the conversation's controls hidden (``js/captions.js``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ import anywidget
 import traitlets as t
 
 from ..client import _loop
+from ..client.transcribe import TranscriptionSession
 from ._bridge import Bridge, run_on_loop
 
 if TYPE_CHECKING:
@@ -72,7 +76,7 @@ _STATIC = Path(__file__).parent / "static"
 
 VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
 MODES = ["hands_free", "push_to_talk", "manual"]
-STATUSES = ["connecting", "listening", "user_speaking", "thinking", "speaking", "error", "closed"]
+STATUSES = ["connecting", "listening", "user_speaking", "thinking", "speaking", "transcribing", "error", "closed"]
 
 
 class RealtimeWidget(anywidget.AnyWidget):
@@ -100,6 +104,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     transcribe = t.Bool(False, help="show my words: turn input audio transcription on "
                         "(session.update audio.input.transcription)").tag(sync=True)
     # -- browser-only settings -------------------------------------------------------------------
+    captions = t.Bool(False, help="caption view: live captions of what the mic hears, no playback, no voice or "
+                      "typed turns (the default for a TranscriptionSession, rt.transcribe())").tag(sync=True)
     autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
                        "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)
@@ -122,6 +128,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             raise TypeError(f"RealtimeWidget got unknown settings {sorted(unknown)}; known: {sorted(known)}")
         # the session's own config decides these first; what the caller asked for is applied after
         wanted = {k: settings.pop(k) for k in ("mode", "vad", "voice") if k in settings}
+        settings.setdefault("captions", isinstance(session, TranscriptionSession))
+        if settings["captions"] and not isinstance(session, TranscriptionSession):
+            wanted.setdefault("transcribe", True)  # captions of a conversation: its input transcription on
         super().__init__(**settings)
         self._session = session
         self._local = threading.local()
