@@ -68,9 +68,9 @@ def test_a_transcription_sessions_widget_streams_captions_and_plays_nothing(tses
 def test_settings_a_transcription_session_lacks_are_not_sent(tsession, cbrowser):
     w = cbrowser.w
     cbrowser.ready("v")
-    w.voice = "ash"
-    w.mode = "manual"
-    w.transcribe = False
+    for name, value in (("voice", "ash"), ("mode", "manual"), ("transcribe", False)):
+        setattr(w, name, value)  # one at a time, as from the UI (a refusal resyncs every trait)
+        settle()
     cbrowser.deliver({"type": "text", "view": "v", "text": "hello"})
     settle()
     notices = [c["text"] for c, _ in cbrowser.comm.custom("notice")]

@@ -127,7 +127,7 @@ class RealtimeWidget(anywidget.AnyWidget):
         if unknown:
             raise TypeError(f"RealtimeWidget got unknown settings {sorted(unknown)}; known: {sorted(known)}")
         # the session's own config decides these first; what the caller asked for is applied after
-        wanted = {k: settings.pop(k) for k in ("mode", "vad", "voice") if k in settings}
+        wanted: dict[str, Any] = {k: settings.pop(k) for k in ("mode", "vad", "voice") if k in settings}
         settings.setdefault("captions", isinstance(session, TranscriptionSession))
         if settings["captions"] and not isinstance(session, TranscriptionSession):
             wanted.setdefault("transcribe", True)  # captions of a conversation: its input transcription on
