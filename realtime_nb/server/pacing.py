@@ -44,7 +44,7 @@ class Pacer:
     """The schedule of one response's batches.
 
     >>> p = Pacer(1.0)
-    >>> p.after(0.04, now=10.0)      # the first audio went out at 10.0: the next batch is due at 10.04
+    >>> round(p.after(0.04, now=10.0), 3)     # the first audio went out at 10.0: the next is due at 10.04
     0.04
     >>> round(p.after(0.04, now=10.045), 3)   # woke 5 ms late: the wait shrinks, the schedule holds
     0.035
