@@ -81,18 +81,24 @@ def server_timing(trace: dict) -> dict:
     for e in trace["events"]:
         if e[1] == "push":
             pushes.setdefault(e[2], []).append((e[0], e[3]))
-    rates, lags = [], []
+    rates, lags, late = [], [], []
     for seq in pushes.values():
         if len(seq) < 3:
             continue
         t0, before = seq[0][0], sum(n for _, n in seq[:-1]) / trace["rate"]
         rates.append(before / ((seq[-1][0] - t0) / 1000))
         lags.append(seq[-1][0] - t0 - before * 1000)
+        sent = 0
+        for t, n in seq:  # how late each delta came after its real-time due time (first delta: due at once)
+            late.append(t - t0 - sent * 1000 / trace["rate"])
+            sent += n
+    late.sort(reverse=True)
     rates.sort()
     lags.sort()
     return {"replies": len(rates), "rate_median": rates[len(rates) // 2] if rates else None,
             "rate_min": rates[0] if rates else None, "lag_ms_median": lags[len(lags) // 2] if lags else None,
-            "lag_ms_max": lags[-1] if lags else None,
+            "lag_ms_max": lags[-1] if lags else None, "late_ms_top": [round(x, 1) for x in late[:8]],
+            "deltas_over_80ms_late": sum(1 for x in late if x > 80),
             "reply_s_median": sorted(sum(n for _, n in q) / trace["rate"] for q in pushes.values())[len(pushes) // 2]
             if pushes else None}
 
@@ -111,11 +117,14 @@ def replay(trace: dict) -> dict:
 def main() -> int:
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--chunk-ms", type=int, default=None, help="audio per server delta (default: the server's)")
+    p.add_argument("--save-trace", default=None, help="also write the arrival trace (JSON) to this path")
     args = p.parse_args()
     seconds = 15.0 if args.quick else 90.0
     load0 = os.getloadavg()
     trace = record(seconds, args.chunk_ms)
     timing = server_timing(trace)
+    if args.save_trace:
+        Path(args.save_trace).write_text(json.dumps(trace))
     results = replay(trace)
     base, adaptive = results["fixed_100"], results["adaptive"]
     rows = [(name, f"{r['underruns']}", f"{r['underruns_per_min']:.2f}", f"{r['prebuffer_ms']['median']:.0f}",
@@ -129,7 +138,8 @@ def main() -> int:
                                                                        base["prebuffer_ms"]["median"])}
     print(f"server: {timing['replies']} replies (median {timing['reply_s_median']:.1f} s), delivery "
           f"{timing['rate_median']:.4f}x real time (min {timing['rate_min']:.4f}x), last delta "
-          f"{timing['lag_ms_median']:.1f} ms behind its due time (max {timing['lag_ms_max']:.1f} ms)")
+          f"{timing['lag_ms_median']:.1f} ms behind its due time (max {timing['lag_ms_max']:.1f} ms); latest "
+          f"deltas (ms behind due): {timing['late_ms_top']}")
     print(f"ratios: {ratios}; goal (0 underruns/min at <= 150 ms median) met: {meets}")
     _common.write_result("bench_jitter", {
         "settings": SETTINGS, "results": results, "ratios": ratios, "audio_s": trace["audio_s"],
