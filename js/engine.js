@@ -3,7 +3,7 @@
 // suspended and resume() may never settle, so the UI offers an "enable audio" button instead.
 // With the webrtc transport (`rtc`), the mic opens as a call (rtc_transport.js) instead of a capture;
 // when the call cannot be made the relay's capture starts as before (`onRtcFailed` says why).
-import { Capture, listMicrophones } from "./capture.js";
+import { Capture, listMicrophones, mediaConstraints } from "./capture.js";
 import { Player } from "./player.js";
 import { SAMPLE_RATE } from "./pcm.js";
 
@@ -61,7 +61,7 @@ export class AudioEngine {
       this.call = call;
       call.setMuted(o.muted);
       try {
-        await call.start(this.ctx);
+        await call.start(this.ctx, this.audioConstraints());
         if (this.closed) call.close();
         return;
       } catch (err) {
@@ -106,7 +106,12 @@ export class AudioEngine {
     if (change.deviceId !== undefined) this.options.deviceId = change.deviceId;
     if (change.constraints !== undefined) this.options.constraints = change.constraints;
     await this.capture?.reconfigure(change);
-    await this.call?.reconfigure(change);
+    await this.call?.reconfigure(this.audioConstraints());
+  }
+
+  /** The mic's getUserMedia constraints (the relay's capture and a call ask for the same). */
+  audioConstraints() {
+    return /** @type {MediaTrackConstraints} */ (mediaConstraints(this.options.constraints, this.options.deviceId).audio);
   }
 
   microphones() {

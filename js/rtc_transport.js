@@ -8,7 +8,6 @@
 // `close()` is the hang-up: the tracks, the audio element, the meters and the peer connection stop at
 // once, and the kernel is told (`hangup`), which ends the call and takes the Session back home.
 import { startCall } from "./webrtc.js";
-import { mediaConstraints } from "./capture.js";
 
 export const CALL_TIMEOUT_MS = 30000;   // the kernel posts the offer and replays the conversation first
 export const CONNECT_TIMEOUT_MS = 8000; // ICE + DTLS on a reachable target take well under a second
@@ -63,8 +62,7 @@ function rms(a, buf) {
 
 /**
  * @typedef {{request: (type: string, content?: any, options?: {timeoutMs?: number}) => Promise<any>}} Requester
- * @typedef {{comm: Requester, constraints?: import("./capture.js").MicConstraints, deviceId?: string,
- *   container?: HTMLElement | null, onLevels?: (mic: number, out: number) => void,
+ * @typedef {{comm: Requester, container?: HTMLElement | null, onLevels?: (mic: number, out: number) => void,
  *   onPlaying?: (playing: boolean) => void, onEnded?: (why: string) => void}} RtcCallOptions
  */
 
@@ -92,8 +90,12 @@ export class RtcCall {
     return this.live && !this.closed;
   }
 
-  /** Build the peer connection, exchange the offer through the kernel, wait until connected. @param {AudioContext} ctx */
-  async start(ctx) {
+  /**
+   * Build the peer connection, exchange the offer through the kernel, wait until connected.
+   * @param {AudioContext} ctx the engine's (for the meters)
+   * @param {MediaTrackConstraints} audio the mic's constraints, as the relay's capture asks them
+   */
+  async start(ctx, audio) {
     const o = this.options;
     this.handle = await startCall({
       exchange: async (sdp) => {
@@ -102,7 +104,7 @@ export class RtcCall {
         this.callId = r.call_id ?? null;
         return r.sdp;
       },
-      constraints: /** @type {MediaTrackConstraints} */ (mediaConstraints(o.constraints, o.deviceId).audio),
+      constraints: audio,
       onEvent: (e) => this.onEvent(e),
       onState: (s) => {
         this.state = s;
@@ -160,10 +162,8 @@ export class RtcCall {
     for (const track of this.handle?.stream.getAudioTracks() ?? []) track.enabled = !muted;
   }
 
-  /** New processing flags apply to the live track. @param {{constraints?: import("./capture.js").MicConstraints}} change */
-  async reconfigure(change) {
-    if (!change.constraints) return;
-    const audio = /** @type {MediaTrackConstraints} */ (mediaConstraints(change.constraints, this.options.deviceId).audio);
+  /** New processing flags (or device) apply to the live track. @param {MediaTrackConstraints} audio */
+  async reconfigure(audio) {
     for (const track of this.handle?.stream.getAudioTracks() ?? []) await track.applyConstraints(audio);
   }
 

@@ -222,7 +222,7 @@ function render({ model, el }) {
     const micMeter = /** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]"));
     const outMeter = /** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-out-level]"));
     const call = new RtcCall({
-      comm, constraints: model.get("mic_constraints") ?? {}, deviceId: model.get("mic_device") ?? "", container: root,
+      comm, container: root,
       onLevels: (mic, out) => {
         ui.setMeter(micMeter, micLevel.update(mic));
         ui.setMeter(outMeter, outLevel.update(out));
