@@ -59,6 +59,19 @@ def loopback_only() -> Iterator[None]:
         _loopback.reset(token)
 
 
+def loopback_offer(sdp: str) -> str:
+    """``sdp`` without the ICE candidates on addresses other than loopback: a loopback server must not
+    send its connectivity checks to the machine's LAN address (nor to an mDNS name) either.
+    """
+    def keep(line: str) -> bool:
+        if not line.startswith("a=candidate:"):
+            return True
+        fields = line.split()
+        return len(fields) > 4 and (fields[4].startswith("127.") or fields[4] == "::1")
+
+    return "".join(line for line in sdp.splitlines(keepends=True) if keep(line.rstrip("\r\n")))
+
+
 def configuration() -> RTCConfiguration:
     """No STUN, no TURN: host candidates only."""
     return RTCConfiguration(iceServers=[])
@@ -177,7 +190,8 @@ class Peer:
     async def answer(self, offer: str) -> str:
         """Apply the offer, gather candidates, return the answer SDP. ``ValueError`` for a bad offer."""
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            await self.pc.setRemoteDescription(RTCSessionDescription(loopback_offer(offer) if self.loopback else offer,
+                                                                     "offer"))
         except Exception as exc:  # aiortc raises ValueError, KeyError … for SDP it cannot use
             raise ValueError(f"the SDP offer cannot be used: {type(exc).__name__}: {exc}") from exc
         if not any(t.kind == "audio" for t in self.pc.getTransceivers()):

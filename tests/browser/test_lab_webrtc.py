@@ -149,3 +149,40 @@ def test_webrtc_transport_talks_without_audio_through_the_kernel(open_notebook: 
     assert typed["items"] >= len(summary["items"]) + 2, typed
     assert nb.page_errors == [], nb.page_errors
     print(f"webrtc widget checked in {time.monotonic() - t0:.1f} s; items: {summary['items']}")
+
+
+FALLBACK = '''
+import realtime_nb as rt
+from realtime_nb.notebook import _webrtc
+
+async def refuse(*args, **kwargs):  # the calls endpoint refuses (a server without WebRTC, a bad offer …)
+    raise rt.RealtimeError("calls failed (HTTP 501): no WebRTC here", code="webrtc_unavailable")
+
+_webrtc.acreate_call = refuse
+s = rt.connect()
+w = s.widget
+w.transport = "webrtc"
+w
+'''
+
+
+def test_a_refused_call_falls_back_to_the_relay_with_a_notice(open_notebook: Any, rt_server: Any) -> None:
+    spy = rt_server.spy
+    appends0 = sum(spy.appends.values())
+    nb = open_notebook("widget_webrtc_fallback.ipynb", [FALLBACK])
+    nb.run_cell_and_wait(0, timeout=60)
+    root = nb.page.locator(ROOT).first
+    nb.page.locator(f"{ROOT}[data-ready=true][data-owner=true]").wait_for(timeout=30_000)
+    assert root.get_attribute("data-transport") == "webrtc"
+    nb.page.locator(f"{ROOT} [data-testid=rtnb-start]").click()
+    nb.wait_until(lambda: root.get_attribute("data-transport") == "relay", 20, "the widget falls back to the relay")
+    assert "no WebRTC here" in _debug(nb)["rtcFallback"]
+    notice = nb.page.locator(f"{ROOT} [data-testid=rtnb-notice]")
+    assert "WebRTC did not connect" in notice.inner_text() and notice.is_visible()
+    assert nb.page.locator(f"{ROOT} [data-testid=rtnb-transport]").inner_text() == "relay"
+    # the relay carries the mic now: chunks reach the kernel and the server
+    nb.wait_until(lambda: _debug(nb).get("micChunksSent", 0) > 5, 20, "the widget sends mic chunks to the kernel")
+    nb.wait_until(lambda: sum(spy.appends.values()) > appends0 + 5, 20, "the server receives the appends")
+    assert nb.page.evaluate("() => document.querySelectorAll('[data-testid=rtnb-rtc-audio]').length") == 0
+    nb.screenshot("webrtc-fallback", element=ROOT)
+    assert nb.page_errors == [], nb.page_errors
