@@ -84,6 +84,8 @@ export class RtcCall {
     this.meterTimer = 0;
     /** @type {Array<() => void>} */
     this.cleanups = [];
+    /** rejects the wait for the connection @type {((err: Error) => void) | null} */
+    this.abort = null;
   }
 
   get on() {
@@ -120,7 +122,10 @@ export class RtcCall {
     this.handle.audio.dataset.testid = "rtnb-rtc-audio";
     o.container?.appendChild(this.handle.audio);
     this.setMuted(this.muted);
-    await connected(this.handle.pc, CONNECT_TIMEOUT_MS);
+    // a hang-up (or the kernel's word that the call ended) while waiting ends the wait too
+    const aborted = new Promise((_resolve, reject) => { this.abort = reject; });
+    await Promise.race([connected(this.handle.pc, CONNECT_TIMEOUT_MS), aborted]);
+    this.abort = null;
     this.live = true;
     this.startMeters(ctx);
   }
@@ -167,11 +172,16 @@ export class RtcCall {
     for (const track of this.handle?.stream.getAudioTracks() ?? []) await track.applyConstraints(audio);
   }
 
-  /** Hang up: stop everything now, then tell the kernel (resolves once it replied, or gave up). */
-  close() {
+  /**
+   * Hang up: stop everything now, then tell the kernel (resolves once it replied, or gave up).
+   * @param {string} [why] what a `start()` still waiting for the connection fails with
+   */
+  close(why = "hung up") {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.live = false;
+    this.abort?.(new Error(why));
+    this.abort = null;
     clearInterval(this.meterTimer);
     for (const undo of this.cleanups.splice(0)) undo();
     this.options.onLevels?.(0, 0);

@@ -499,6 +499,12 @@ function render({ model, el }) {
     debug.truncates += 1;
     debug.lastTruncate = msg;
   });
+  comm.on("call_ended", (msg) => { // the call ended by itself (the kernel is on its way back to the relay)
+    const call = engine?.call;
+    if (!call) return;
+    if (call.on) call.options.onEnded?.(msg.reason ?? "the call ended");
+    else call.close(msg.reason ?? "the call ended"); // still connecting: its start() fails, the relay starts
+  });
   comm.on("notice", (msg) => ui.setNotice(msg.text ?? ""));
   comm.on("session_closed", (msg) => end(msg.kind ?? "closed", msg.reason ?? "Session closed", Boolean(msg.can_resume)));
   comm.on("session_open", () => reopen());

@@ -18,6 +18,7 @@ from test_widget import FakeBrowser, settle, wait_for
 import realtime_nb as rt
 from realtime_nb.client import _loop
 from realtime_nb.client._target import Target
+from realtime_nb.client.calls import ahangup_call
 from realtime_nb.notebook._webrtc import webrtc_support
 from realtime_nb.notebook.widget import RealtimeWidget
 
@@ -96,6 +97,27 @@ def test_a_call_from_the_view_makes_the_session_its_sideband_and_hangup_brings_i
     assert fb.w.stats()["call_id"] is None
     r = session.say("Still there?")                                 # home, with the call's turns replayed
     assert r.transcript == "You said: Still there?" and len(r.audio) > 0
+    _loop.run_sync(peers[0].close(), 10)
+
+
+def test_a_call_the_server_ends_tells_the_view_and_the_session_goes_home(session, fb, server):
+    fb.ready("v1")
+    home = session.url
+    peers: list[Browser] = []
+
+    async def offer() -> str:
+        peers.append(Browser())
+        return await peers[0].offer()
+
+    reply = _request(fb, "v1", "call", sdp=_loop.run_sync(offer(), 10))
+    assert reply["ok"], reply
+    _loop.run_sync(peers[0].accept(reply["result"]["sdp"]), 10)
+    _loop.run_sync(ahangup_call(reply["result"]["call_id"], url=server.url), 10)   # not the view's doing
+    ended = wait_for(lambda: fb.comm.custom("call_ended"), 10)
+    assert ended[0][0]["view"] == "v1"
+    wait_for(lambda: session.url == home and session._client.gate is None, 10)
+    assert fb.w.stats()["call_id"] is None and not fb.comm.custom("reconnecting")
+    assert session.say("Hello again").transcript == "You said: Hello again"
     _loop.run_sync(peers[0].close(), 10)
 
 

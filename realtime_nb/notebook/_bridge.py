@@ -140,6 +140,8 @@ class Bridge(Views):
         """The session lost its socket and reconnects by itself: the views say so (the mic may stay on:
         the session keeps what it gets meanwhile and sends it once back), then carry on, or end."""
         quiet = event.get("cause") in ("call", "call_ended")  # onto / off a WebRTC call: not a reconnect to show
+        if event.get("cause") == "call_ended":
+            self.call_lost()
         if etype == "reconnecting":
             if not quiet:
                 self.send({"type": "reconnecting", "message": str(event.get("message") or "")})

@@ -107,6 +107,13 @@ class CallSignalling(Input):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.wait_gate(), max(0.0, deadline - asyncio.get_running_loop().time()))
 
+    def call_lost(self) -> None:
+        """The call ended without the view asking (the server hung up, the peer never connected): the view
+        stops its peer connection and uses the relay (``call_ended``); the session is on its way home."""
+        view, self.call_id, self.call_view = self.call_view, None, None
+        if view is not None:
+            self.send({"type": "call_ended", "view": view, "reason": "the call ended"})
+
     def end_call(self) -> None:
         """The session or the widget ends: hang the call up (the views stop their peer connections)."""
         call_id, self.call_id, self.call_view = self.call_id, None, None

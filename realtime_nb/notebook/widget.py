@@ -36,6 +36,7 @@ type                      direction   meaning
 ``call`` (request)        JS → K      ``{sdp}`` the owner's WebRTC offer; reply ``{sdp, call_id}`` once the
                                       session is the call's sideband (an error: the view uses the relay)
 ``hangup`` (request)      JS → K      end the call; reply once the session is back on its own connection
+``call_ended``            K → JS      the call ended by itself: stop the peer connection, use the relay
 ``reply``                 both        answer to a request ``{id, ok, result | error}``
 ``owner``                 K → JS      ``{owner: view id | null}``
 ``audio`` + 1 buffer      K → JS      assistant PCM16 24 kHz ``{item_id, response_id, samples}``, ≥ 40 ms
