@@ -19,7 +19,7 @@ import realtime_nb as rt
 from realtime_nb.client import _loop
 from realtime_nb.client._target import Target
 from realtime_nb.client.calls import ahangup_call
-from realtime_nb.notebook._webrtc import webrtc_support
+from realtime_nb.notebook._webrtc import unreachable, webrtc_support
 from realtime_nb.notebook.widget import RealtimeWidget
 
 
@@ -124,10 +124,18 @@ def test_a_call_the_server_ends_tells_the_view_and_the_session_goes_home(session
 def test_a_refused_offer_is_an_error_reply_and_the_session_stays_on_the_relay(session, fb):
     fb.ready("v1")
     home = session.url
-    reply = _request(fb, "v1", "call", sdp="v=0\r\nnot an offer\r\n")
-    assert reply["ok"] is False and "RealtimeError" in reply["error"], reply
+    reply = _request(fb, "v1", "call", sdp="v=0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\nnot an offer\r\n")
+    assert reply["ok"] is False and "RealtimeError" in reply["error"], reply    # the server refused it
     assert session.url == home and fb.w.stats()["call_id"] is None
     assert session.say("Hello").transcript == "You said: Hello"
+
+
+def test_an_offer_without_loopback_candidates_is_refused_at_once_for_a_loopback_server(session, fb):
+    fb.ready("v1")
+    offer = "v=0\r\na=candidate:1 1 udp 2122 192.0.2.2 5000 typ host\r\n"   # Chromium without the flag
+    reply = _request(fb, "v1", "call", sdp=offer)
+    assert reply["ok"] is False and "--allow-loopback-in-peer-connection" in reply["error"], reply
+    assert unreachable(offer, Target("wss://api.openai.com/v1", "openai", "k")) is None
 
 
 def test_only_the_audio_owner_may_call(session, fb):

@@ -48,6 +48,22 @@ def webrtc_support(target: Any) -> tuple[bool, str]:
     return False, "the kernel cannot tell whether this server speaks WebRTC (transport='webrtc' tries it)"
 
 
+def unreachable(offer: str, target: Any) -> str | None:
+    """Why a loopback server cannot connect to this offer, or None: it answers 127.0.0.1 only, and a
+    browser offers loopback candidates only when allowed to (Chromium:
+    ``--allow-loopback-in-peer-connection``). Refusing at once lets the view fall back without waiting
+    for ICE to fail."""
+    host = urlsplit(getattr(target, "base_url", "") or "").hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    for line in offer.splitlines():
+        fields = line.split()
+        if line.startswith("a=candidate:") and len(fields) > 4 and (fields[4].startswith("127.") or fields[4] == "::1"):
+            return None
+    return ("the browser offers no loopback ICE candidates, and the local server answers on 127.0.0.1 only "
+            "(Chromium: --allow-loopback-in-peer-connection)")
+
+
 class CallSignalling(Input):
     """The owner view's WebRTC call: offer → answer, the session on its sideband, hang-up."""
 
@@ -69,6 +85,9 @@ class CallSignalling(Input):
                 raise RuntimeError("only the view that owns audio starts a call")
             if not isinstance(sdp, str) or not sdp.strip():
                 raise ValueError("the call request has no SDP offer")
+            reason = unreachable(sdp, self.client.target)
+            if reason is not None:
+                raise RuntimeError(reason)
             if self.call_id is not None:  # a view that reloaded: its old call goes first
                 await self.leave_call()
             self.client.check_open()
