@@ -5,7 +5,6 @@ the call's turns replayed there. The browser is ``rtcpeer.Browser`` (aiortc, loo
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
