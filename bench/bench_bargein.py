@@ -139,7 +139,7 @@ def main() -> int:
     rec = ServerRecorder()
     trace: list[list[Any]] = []
     probes: list[dict[str, Any]] = []
-    with rec.install(), LocalServer(port=0, pace="realtime") as server, TimeServer() as timesrv:
+    with rec.install(), LocalServer(port=0, pace="realtime", chunk_ms=100) as server, TimeServer() as timesrv:
         lab = make_lab(home / "lab", server.url, probe=True)
         start_labs([lab])
         nodelay = nodelay_state(lab)

@@ -12,12 +12,16 @@ the very same network and scheduling jitter (the baseline is the same run):
   widget's default);
 - ``fixed_400``: what the issue found gap-free at this pace, for reference.
 
-Reported: underruns per minute of audio played and the median pre-buffer (time-weighted while playing).
-Goal: 0 underruns per minute at <= 150 ms median pre-buffer. Not covered: the kernel -> browser hop and the
-browser's own scheduling (bench_relay.py measures those).
+Reported: underruns per minute of audio played and the median pre-buffer (time-weighted while playing);
+and how the server kept time: per reply, its delivery rate (audio seconds per wall second between the
+first and last delta) and how far the last delta arrived behind its real-time due time (``lag``: a
+pacing that drifts grows it with the reply's length). Goal: 0 underruns per minute at <= 150 ms median
+pre-buffer. Not covered: the kernel -> browser hop and the browser's own scheduling (bench_relay.py
+measures those).
 
-    python bench/bench_jitter.py            # ~90 s of audio
-    python bench/bench_jitter.py --quick    # ~15 s
+    python bench/bench_jitter.py                  # ~90 s of audio
+    python bench/bench_jitter.py --quick          # ~15 s
+    python bench/bench_jitter.py --chunk-ms 100   # the server's deltas (default: its own, 40 ms when paced)
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ STORY = ("Please tell me a long story about the sea, the wind, the old lighthous
          "captain when they met on the harbour wall the next morning while the gulls were crying overhead")
 
 
-def record(seconds: float) -> dict:
+def record(seconds: float, chunk_ms: int | None = None) -> dict:
     """Arrival times (ms, monotonic) of audio deltas and item ends from the real-time local server."""
     events: list[list] = []
     lock = threading.Lock()
@@ -60,7 +64,7 @@ def record(seconds: float) -> dict:
         with lock:
             events.append([(time.monotonic() - t0) * 1000, "end", e["item_id"]])
 
-    with LocalServer(port=0, pace="realtime") as server, rt.connect(url=server.url) as s:
+    with LocalServer(port=0, pace="realtime", chunk_ms=chunk_ms) as server, rt.connect(url=server.url) as s:
         s.on("response.output_audio.delta", on_delta)
         s.on("response.output_audio.done", on_done)
         audio = 0.0
@@ -69,6 +73,34 @@ def record(seconds: float) -> dict:
             audio += r.audio_seconds
     with lock:
         return {"rate": 24000, "events": sorted(events, key=lambda e: e[0]), "audio_s": audio}
+
+
+def server_timing(trace: dict) -> dict:
+    """Per reply: delivery rate (x real time) and the last delta's lag behind its real-time due time (ms)."""
+    pushes: dict[str, list[tuple[float, int]]] = {}
+    for e in trace["events"]:
+        if e[1] == "push":
+            pushes.setdefault(e[2], []).append((e[0], e[3]))
+    rates, lags, late = [], [], []
+    for seq in pushes.values():
+        if len(seq) < 3:
+            continue
+        t0, before = seq[0][0], sum(n for _, n in seq[:-1]) / trace["rate"]
+        rates.append(before / ((seq[-1][0] - t0) / 1000))
+        lags.append(seq[-1][0] - t0 - before * 1000)
+        sent = 0
+        for t, n in seq:  # how late each delta came after its real-time due time (first delta: due at once)
+            late.append(t - t0 - sent * 1000 / trace["rate"])
+            sent += n
+    late.sort(reverse=True)
+    rates.sort()
+    lags.sort()
+    return {"replies": len(rates), "rate_median": rates[len(rates) // 2] if rates else None,
+            "rate_min": rates[0] if rates else None, "lag_ms_median": lags[len(lags) // 2] if lags else None,
+            "lag_ms_max": lags[-1] if lags else None, "late_ms_top": [round(x, 1) for x in late[:8]],
+            "deltas_over_80ms_late": sum(1 for x in late if x > 80),
+            "reply_s_median": sorted(sum(n for _, n in q) / trace["rate"] for q in pushes.values())[len(pushes) // 2]
+            if pushes else None}
 
 
 def replay(trace: dict) -> dict:
@@ -83,10 +115,16 @@ def replay(trace: dict) -> dict:
 
 
 def main() -> int:
-    args = _common.parser(__doc__.splitlines()[0]).parse_args()
+    p = _common.parser(__doc__.splitlines()[0])
+    p.add_argument("--chunk-ms", type=int, default=None, help="audio per server delta (default: the server's)")
+    p.add_argument("--save-trace", default=None, help="also write the arrival trace (JSON) to this path")
+    args = p.parse_args()
     seconds = 15.0 if args.quick else 90.0
     load0 = os.getloadavg()
-    trace = record(seconds)
+    trace = record(seconds, args.chunk_ms)
+    timing = server_timing(trace)
+    if args.save_trace:
+        Path(args.save_trace).write_text(json.dumps(trace))
     results = replay(trace)
     base, adaptive = results["fixed_100"], results["adaptive"]
     rows = [(name, f"{r['underruns']}", f"{r['underruns_per_min']:.2f}", f"{r['prebuffer_ms']['median']:.0f}",
@@ -98,9 +136,14 @@ def main() -> int:
     ratios = {"underruns_adaptive_over_fixed_100": _common.ratio(adaptive["underruns"], base["underruns"]),
               "median_prebuffer_adaptive_over_fixed_100": _common.ratio(adaptive["prebuffer_ms"]["median"],
                                                                        base["prebuffer_ms"]["median"])}
+    print(f"server: {timing['replies']} replies (median {timing['reply_s_median']:.1f} s), delivery "
+          f"{timing['rate_median']:.4f}x real time (min {timing['rate_min']:.4f}x), last delta "
+          f"{timing['lag_ms_median']:.1f} ms behind its due time (max {timing['lag_ms_max']:.1f} ms); latest "
+          f"deltas (ms behind due): {timing['late_ms_top']}")
     print(f"ratios: {ratios}; goal (0 underruns/min at <= 150 ms median) met: {meets}")
     _common.write_result("bench_jitter", {
         "settings": SETTINGS, "results": results, "ratios": ratios, "audio_s": trace["audio_s"],
+        "chunk_ms": args.chunk_ms, "server_timing": timing,
         "deltas": sum(1 for e in trace["events"] if e[1] == "push"), "load_average_end": list(os.getloadavg()),
         "goal": "0 underruns per minute at <= 150 ms median pre-buffer", "meets_goal": meets,
     }, args.out_dir)

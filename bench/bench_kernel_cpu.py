@@ -173,7 +173,7 @@ def main() -> int:
     mic = make_mic(home / "mic.wav", MIC_SEGMENTS)
     rec = ServerRecorder()
     windows: list[dict[str, Any]] = []
-    with rec.install(), LocalServer(port=0, pace="realtime") as server:
+    with rec.install(), LocalServer(port=0, pace="realtime", chunk_ms=100) as server:
         lab = make_lab(home / "lab", server.url)
         start_labs([lab])
         nodelay = nodelay_state(lab)

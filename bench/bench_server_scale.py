@@ -428,7 +428,7 @@ def run_step(kind: str, n: int, args: Any, frames: list[str], expected: dict[int
     """One load step: start the server, run N clients in a child process, collect and summarize."""
     from realtime_nb.server import LocalServer
 
-    server: Any = LocalServer(pace="realtime") if kind == "local" else EchoServer()
+    server: Any = LocalServer(pace="realtime", chunk_ms=100) if kind == "local" else EchoServer()
     server.start()
     loop = server._loop if kind == "local" else server.loop
     thread = server._thread if kind == "local" else server.thread

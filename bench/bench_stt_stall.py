@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for backend in backends:
         model = None if backend == "whisper" else backend
         stt.transcribe(pcm[:24000], model=model)  # loaded before the clock runs
-        with LocalServer(pace="realtime", stt_model="pocketsphinx" if backend == "pocketsphinx" else None) as server:
+        with LocalServer(pace="realtime", chunk_ms=100,
+                         stt_model="pocketsphinx" if backend == "pocketsphinx" else None) as server:
             if backend == "pocketsphinx-in-process":
                 server.stt_model = "pocketsphinx-in-process"  # a recognizer registered above, not a setting
             runs = []

@@ -75,7 +75,7 @@ def cycle_audio() -> tuple[np.ndarray, float]:
 def _server_process(conn: Any) -> None:
     from realtime_nb.server import LocalServer
 
-    with LocalServer(pace="realtime") as server:
+    with LocalServer(pace="realtime", chunk_ms=100) as server:
         conn.send(server.url)
         conn.recv()  # stop
 

@@ -86,7 +86,7 @@ function payloadView(payload, dir) {
   pre.className = "rtnb-log-json";
   pre.setAttribute("data-testid", "rtnb-log-json");
   if (payload === undefined) pre.textContent = "…";
-  else if (payload === null) pre.textContent = dir === "sent" ? "(the session keeps no payloads of what it sent)" : "(no longer kept)";
+  else if (payload === null) pre.textContent = dir === "sent" ? "(not kept: audio appends are not, and only the last 256 sent events are)" : "(no longer kept)";
   else pre.textContent = JSON.stringify(payload, null, 2);
   return pre;
 }

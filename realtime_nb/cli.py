@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                             "(default: refuse them as the live service does, beta_api_shape_disabled)")
     serve.add_argument("--pace", default="fast", type=_pace,
                        help="stream audio: fast (as fast as possible), realtime, or a factor (1.0 = real time)")
-    serve.add_argument("--chunk-ms", type=int, default=100, help="audio per output_audio.delta (default 100)")
+    serve.add_argument("--chunk-ms", type=int, default=None,
+                       help="audio per output_audio.delta (default 100 at --pace fast, 40 when paced)")
     serve.add_argument("--brain", default="echo", choices=["echo", "chat"],
                        help="echo (deterministic rules) or chat (an OpenAI-compatible chat-completions LLM)")
     serve.add_argument("--llm-url", default=None,

@@ -102,10 +102,29 @@ def test_an_event_log_row_opens_its_json_with_audio_elided(session, browser):
     # base64 audio never goes to the browser: its size does
     assert elide_audio({"type": "x", "item": {"content": [{"audio": "QUJD" * 100, "transcript": "hi"}]}}) == \
         {"type": "x", "item": {"content": [{"audio": "<300 bytes of audio>", "transcript": "hi"}]}}
+
+    def payload_of(row):
+        browser.next_id += 1
+        browser.deliver({"type": "event", "view": "v", "id": browser.next_id, "index": row[7]})
+        return browser.wait_reply("v", browser.next_id, 5)
+
+    # a sent row opens too: a readable copy of what the session sent
     sent = [r for r in rows if r[1] == "sent"]
-    browser.next_id += 1
-    browser.deliver({"type": "event", "view": "v", "id": browser.next_id, "index": sent[0][7]})
-    assert browser.wait_reply("v", browser.next_id, 5) is None   # no payloads of sent events are kept
+    create = payload_of(next(r for r in sent if r[2] == "conversation.item.create"))
+    assert create["item"]["content"] == [{"type": "input_text", "text": "Show me the payload"}]
+    # never audio appends nor base64 audio, never anything shaped like a key
+    session.update(instructions="My key is sk-proj-0123456789abcdef, keep it")
+    session.add_audio_message(np.zeros(4800, np.int16))
+    session.append_audio(np.zeros(2400, np.int16))
+    session.clear_audio()
+    settle()
+    rows = [r for c, _ in browser.comm.custom("update") for r in c.get("events", [])]
+    sent = [r for r in rows if r[1] == "sent"]
+    update = payload_of(next(r for r in sent if r[2] == "session.update"))
+    assert update["session"]["instructions"] == "My key is sk-***, keep it"
+    spoken = payload_of([r for r in sent if r[2] == "conversation.item.create"][-1])
+    assert spoken["item"]["content"][0]["audio"] == "<9600 bytes of audio>"
+    assert payload_of(next(r for r in sent if r[2] == "input_audio_buffer.append")) is None
 
 
 def test_stats_report_the_owner_players_underruns(session, browser):

@@ -35,6 +35,7 @@ def test_views_are_told_at_once_when_the_session_closes(server):
         browser.ready("v")
         s.close()
         msg = wait_for(lambda: _closed_msgs(browser), 5)[0]
+        # the user's own close(): no Reconnect button (s.reconnect() in a cell brings it back)
         assert msg["kind"] == "closed" and msg["reason"] == "Session closed" and msg["can_resume"] is False
         assert "view" not in msg                       # to every view
         wait_for(lambda: w.status == "closed", 5)
@@ -47,8 +48,14 @@ def test_views_are_told_at_once_when_the_session_closes(server):
         assert browser.ready("late")["closed"]["reason"] == "Session closed"
         settle()
         assert len(_closed_msgs(browser)) == 1
+        # s.reconnect() in a cell: the views start again, without a "reconnecting" pill meanwhile
+        s.reconnect(timeout=10)
+        wait_for(lambda: browser.comm.custom("session_open"), 5)
+        wait_for(lambda: w.status == "listening", 5)
+        assert not browser.comm.custom("reconnecting") and browser.ready("later")["closed"] is None
     finally:
         w.close()
+        s.close()
 
 
 def test_a_lost_connection_says_so(browser_free_server):
@@ -93,52 +100,66 @@ def test_say_after_close_raises_a_short_error(session, browser):
     assert "realtime_nb/notebook" not in "".join(traceback.format_exception(info.value))
 
 
-def test_ping_is_answered_and_reconnect_says_when_it_cannot(session, browser):
-    browser.ready("v")
-    browser.next_id += 1
-    browser.deliver({"type": "ping", "view": "v", "id": browser.next_id})
-    assert browser.wait_reply("v", browser.next_id, 5) == {"closed": False}
-    if callable(getattr(session, "areconnect", None)) or callable(getattr(session, "reconnect", None)):
-        pytest.skip("this Session can reconnect")
-    browser.next_id += 1
-    rid = browser.next_id
-    browser.deliver({"type": "reconnect", "view": "v", "id": rid})
-    reply = wait_for(lambda: [c for c, _ in browser.comm.custom("reply") if c["id"] == rid], 5)[0]
-    assert reply["ok"] is False and "run the cell" in reply["error"]
-
-
-def test_reconnect_button_calls_the_sessions_reconnect(server):
-    """Where the Session can reconnect (``areconnect``), the views are offered it and told when it is back."""
-    s = rt.connect(url=server.url)
-    calls: list[int] = []
-    kept: list[rt.Session] = []
-
-    async def areconnect() -> None:
-        calls.append(1)
-        fresh = await rt.aconnect(url=server.url)
-        s._client = fresh._client            # what a reconnecting Session does: a new connection inside
-        kept.append(fresh)                   # (a dropped Session closes its connection)
-
-    s.areconnect = areconnect  # type: ignore[attr-defined]
+def test_ping_is_answered_and_a_reconnect_that_fails_says_why(browser_free_server):
+    s = rt.connect(url=browser_free_server.url, reconnect=False)
     w = RealtimeWidget(s)
     browser = FakeBrowser(w)
     try:
         browser.ready("v")
-        s._client.loop.call_soon_threadsafe(lambda: s._client.spawn(s._client.close()))
-        msg = wait_for(lambda: _closed_msgs(browser), 5)[0]
-        assert msg["can_resume"] is True
+        browser.next_id += 1
+        browser.deliver({"type": "ping", "view": "v", "id": browser.next_id})
+        assert browser.wait_reply("v", browser.next_id, 5) == {"closed": False}
+        browser_free_server.stop()                     # gone, and not back
+        wait_for(lambda: _closed_msgs(browser), 10)
         browser.next_id += 1
         rid = browser.next_id
         browser.deliver({"type": "reconnect", "view": "v", "id": rid})
-        assert browser.wait_reply("v", rid, 10) == {"ok": True}
-        assert calls == [1] and browser.comm.custom("session_open")
-        wait_for(lambda: w.status == "listening", 5)
-        r = s.say("Back again?")
-        assert r.transcript
-        wait_for(lambda: browser.audio_out("v"), 5)  # the new connection's audio reaches the view
+        reply = wait_for(lambda: [c for c, _ in browser.comm.custom("reply") if c["id"] == rid], 30)[0]
+        assert reply["ok"] is False and "could not reconnect" in reply["error"], reply
+        assert s.closed and not browser.comm.custom("session_open") and w.status == "closed"
     finally:
         w.close()
         s.close()
+
+
+def test_the_reconnect_button_brings_the_conversation_back(browser_free_server):
+    """A drop with ``reconnect=False``: the end offers Reconnect; the server comes back on its port; the
+    button's request reconnects the very session (``Session.areconnect``), the conversation goes on and
+    the view plays the new connection's audio."""
+    from realtime_nb.server import LocalServer
+
+    port = browser_free_server.port
+    s = rt.connect(url=browser_free_server.url, reconnect=False)
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    again = None
+    try:
+        browser.ready("v")
+        s.say("Remember the word lighthouse.")
+        browser_free_server.stop()
+        msg = wait_for(lambda: _closed_msgs(browser), 10)[0]
+        assert msg["kind"] == "lost" and msg["can_resume"] is True   # the button is shown
+        wait_for(lambda: w.status == "closed", 5)
+        again = LocalServer(port=port).start()
+        browser.next_id += 1
+        rid = browser.next_id
+        browser.deliver({"type": "reconnect", "view": "v", "id": rid})
+        assert browser.wait_reply("v", rid, 30) == {"ok": True}
+        assert browser.comm.custom("session_open") and not s.closed
+        wait_for(lambda: w.status == "listening", 5)
+        heard = len(browser.audio_out("v"))
+        r = s.say("Back again?")
+        assert r.transcript
+        items = s.items
+        assert len(items) == 4 and list(items["connection"]) == [1, 1, 2, 2]   # the same conversation
+        wait_for(lambda: len(browser.audio_out("v")) > heard, 5)  # the new connection's audio reaches the view
+        s.close()                                    # and a later close is still seen
+        wait_for(lambda: len(_closed_msgs(browser)) == 2, 5)
+    finally:
+        w.close()
+        s.close()
+        if again is not None:
+            again.stop()
 
 
 def test_the_quickstart_shows_the_widget_once():

@@ -44,6 +44,7 @@ from ._options import Options
 from ._pending import Op, Pending, tag_request, untag
 from ._resilience import Resilience
 from ._routes import ResponseRoutes
+from ._sentcopies import SentCopies
 from ._target import Target, ws_logger
 from ._wsnow import can_write_now, write, write_now
 from .response import Response
@@ -88,6 +89,7 @@ class Client(ResponseRoutes, HandlerTable, Resilience):
         self._init_resilience()
         self.state = ConversationState()
         self.log = EventLog()
+        self.sent_copies = SentCopies()  # readable copies of the last sent events, for the widget's log
         self.tools = ToolRegistry()
         self.tool_timeout: float = 30.0
         self.reply_timeout: float = options.reply_timeout
@@ -222,7 +224,7 @@ class Client(ResponseRoutes, HandlerTable, Resilience):
         self.last_event_id = event_id
         if event.get("type") in ("input_audio_buffer.append", "input_audio_buffer.clear", "conversation.item.create"):
             self.state.apply_client(event, pcm=pcm)
-        self.log.record(self.now(), "sent", event, len(frame))
+        self.sent_copies.keep(self.log.record(self.now(), "sent", event, len(frame)), event)  # not appends
         return frame
 
     async def send(self, event: Event, *, expect: str | None = None, key: str | None = None,

@@ -142,6 +142,7 @@ async def open_replica(client: Client, *, items: bool = True,
     could not take."""
     aux = Client(client.target, client.model, url or client.url, client.options)
     aux.log = client.log  # its traffic shows in s.events, on the session's clock
+    aux.sent_copies = client.sent_copies
     await aux.open(client.connect_timeout, clock=client._t0)
     try:
         await restore_config(client, aux)

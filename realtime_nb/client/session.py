@@ -30,17 +30,18 @@ from . import _hooks, _loop, _ops, _params, _resume, _target, _toolrun
 from ._connection import Client
 from ._handlers import Handler
 from ._options import Options
+from ._reopen import Reconnect
 from ._session_io import _FOREVER, AudioAndItems, _run
 from .response import Response
 
 __all__ = ["Session", "aconnect", "connect"]
 
-class Session(AudioAndItems):
+class Session(AudioAndItems, Reconnect):
     """A Realtime conversation. Create it with ``rt.connect(...)`` / ``await rt.aconnect(...)``.
 
     State as DataFrames: ``items``, ``events``, ``responses``. Latest config: ``config``. Each blocking
     method has an async twin (``say`` / ``asay`` …). Use as a context manager (``with`` or
-    ``async with``) or call ``close()``.
+    ``async with``) or call ``close()``; ``reconnect()`` brings a closed session back, conversation and all.
     """
 
     def __init__(self, client: Client, *, uses_local: bool) -> None:

@@ -143,11 +143,13 @@ class Bridge(Views):
         if event.get("cause") == "call_ended":
             self.call_lost()
         if etype == "reconnecting":
-            if not quiet:
+            if self.closed_sent is None and not quiet:  # an ended session's asked reconnect: the views wait
                 self.send({"type": "reconnecting", "message": str(event.get("message") or "")})
         elif etype == "reconnected":
             self.watch_close()  # the new socket's receive loop
-            if not quiet:
+            if self.closed_sent is not None:  # s.reconnect() (a cell, the button) of an ended session
+                self.reopened()
+            elif not quiet:
                 self.send({"type": "reconnected"})
         else:  # resume_failed: the session is closed now
             self.loop.call_soon(self.check_closed)
@@ -159,8 +161,11 @@ class Bridge(Views):
         return self.closed_sent or end_state(self.client.closed, self.can_resume())
 
     def can_resume(self) -> bool:
-        """Whether the session can connect again (``Session.reconnect``, where the session has one)."""
-        return callable(getattr(self.session, "areconnect", None)) or callable(getattr(self.session, "reconnect", None))
+        """Whether the end offers Reconnect (``Session.areconnect``): not after the user's own ``close()``
+        (``s.reconnect()`` in a cell still works), nor for a WebRTC call's sideband."""
+        if getattr(self.client, "user_closed", False) or not getattr(self.session, "can_reconnect", False):
+            return False
+        return callable(getattr(self.session, "areconnect", None))
 
     async def on_reconnect(self, view: str, rid: Any) -> None:
         """The view's Reconnect button: ask the session to connect again, if it can."""
@@ -175,7 +180,6 @@ class Bridge(Views):
         except Exception as exc:
             self.reply(view, rid, error=f"{type(exc).__name__}: {exc}")
             return
-        self.closed_sent = None
         if session._client is not self.client:  # a reconnect may bring a new client: follow it
             self.client.remove_handler("*", self.on_event)
             if self.on_audio in self.client.audio_listeners:
@@ -185,10 +189,16 @@ class Bridge(Views):
             self.client.audio_listeners.append(self.on_audio)
             self.log_pos = 0
         self.watch_close()
+        if self.closed_sent is not None:  # else its ``reconnected`` notice did (on_connection)
+            self.reopened()
+        self.reply(view, rid, {"ok": True})
+
+    def reopened(self) -> None:
+        """The ended session is open again: the views start afresh (the mic closed until asked)."""
+        self.closed_sent = None
         self.set_status("listening")
         self.set_error("")
         self.send({"type": "session_open"})
-        self.reply(view, rid, {"ok": True})
 
     # -- events from the session -------------------------------------------------------------------
     def on_event(self, event: dict[str, Any]) -> None:

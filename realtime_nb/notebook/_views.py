@@ -43,7 +43,8 @@ class Views(CallSignalling):
                 self.reply(view, content.get("id"), {"closed": self.session.closed})
         elif mtype == "event":  # the event log's row was clicked: its payload, if the kernel has it
             index = content.get("index")
-            self.reply(view, content.get("id"), self.payloads.get(index) if isinstance(index, int) else None)
+            kept = (self.payloads.get(index) or self.client.sent_copies.get(index)) if isinstance(index, int) else None
+            self.reply(view, content.get("id"), kept)
         elif mtype == "reconnect":
             self.loop.create_task(self.on_reconnect(view, content.get("id")))
         elif mtype == "call":  # the owner's WebRTC offer (_webrtc)

@@ -33,6 +33,7 @@ from .brains import make_brain
 from .calls import Calls, CallSocket, Socket
 from .engine import Engine
 from .http import HttpServer
+from .pacing import Pacer, audio_seconds, default_chunk_ms
 from .runner import ResponseRun, ev
 from .secrets import ClientSecrets, Grant
 from .transcription import TranscriptionJob, delta_event
@@ -168,9 +169,9 @@ class _Connection:
     async def _drive(self, run: ResponseRun) -> None:
         """Produce the run's pieces in a worker thread, stream their events here, paced by audio length.
 
-        The thread runs ahead of the pacing (it synthesizes the next sentence while this one plays). A
-        daemon thread of the server's ``_Workers``, not the loop's executor: a stuck LLM stream must not
-        hold up shutdown.
+        Batches go out on the response's absolute audio schedule (``pacing.Pacer``). The thread runs ahead
+        of the pacing (it synthesizes the next sentence while this one plays). A daemon thread of the
+        server's ``_Workers``, not the loop's executor: a stuck LLM stream must not hold up shutdown.
         """
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[Any] = asyncio.Queue()
@@ -192,6 +193,7 @@ class _Connection:
                 put(exc)
 
         self.workers.submit(produce)
+        pacer = Pacer(self.pace)  # an absolute schedule: late wake-ups do not add up (pacing.py)
         try:
             while (piece := await pieces.get()) is not None:
                 if isinstance(piece, Exception):
@@ -202,7 +204,7 @@ class _Connection:
                     continue  # cancelled: let the producer wind down, send nothing more
                 for batch in run.steps_for(piece):
                     self.emit(batch)
-                    await asyncio.sleep(_audio_seconds(batch) * self.pace)
+                    await asyncio.sleep(pacer.after(audio_seconds(batch), loop.time()))
             self.emit(run.complete())
         except Exception as exc:  # a bug of ours while streaming: the response fails, the session goes on
             log.exception("response %s failed while streaming", run.id)
@@ -270,14 +272,6 @@ class _Connection:
             return [server_error(eid).to_event()]
 
 
-def _audio_seconds(batch: list[dict[str, Any]]) -> float:
-    total = 0.0
-    for e in batch:
-        if e.get("type") == "response.output_audio.delta":
-            total += len(e["delta"]) * 3 / 4 / 48000  # pcm16 at 24 kHz: 48 bytes per ms (G.711 is shorter)
-    return total
-
-
 class LocalServer:
     """A local, offline server speaking the GA Realtime protocol.
 
@@ -288,7 +282,8 @@ class LocalServer:
     ``llm_api_key``: any OpenAI-compatible chat-completions server), a ``Brain`` object such as
     ``ChatBrain(url, model)``, scripted rules ``[(regex, reply)]`` or a callable.
     ``pace``: ``"fast"`` (stream as fast as possible), ``"realtime"`` or a float (1.0 = real time,
-    2.0 = twice as slow); ``chunk_ms``: audio per ``response.output_audio.delta``.
+    2.0 = twice as slow; paced on an absolute schedule, so it does not drift: ``pacing.py``); ``chunk_ms``:
+    audio per ``response.output_audio.delta`` (default 100 ms at ``"fast"``, 40 ms when paced).
     ``vad``: the voice activity detector behind ``server_vad``/``semantic_vad``: ``"webrtc"`` (default
     when installed), ``"silero"`` or ``"energy"``.
     ``transcript_wait_s``: how long a response waits for the transcription of user audio in its context
@@ -308,7 +303,7 @@ class LocalServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  brain: Any = None, pace: str | float = "fast", max_session_s: float = 3600.0,
-                 chunk_ms: int = 100, vad: str | None = None, transcript_wait_s: float = 3.0,
+                 chunk_ms: int | None = None, vad: str | None = None, transcript_wait_s: float = 3.0,
                  llm_url: str | None = None, llm_model: str | None = None,
                  llm_api_key: str | None = None, beta_dialect: bool = False,
                  stt_model: str | None = None) -> None:
@@ -326,7 +321,8 @@ class LocalServer:
         if vad is not None and vad not in available_backends():
             raise ImportError(f"the {vad!r} VAD backend is not installed (pip install realtime-nb[speech])")
         self.vad, self.transcript_wait_s = vad, transcript_wait_s
-        self.max_session_s, self.chunk_ms = max_session_s, chunk_ms
+        self.max_session_s = max_session_s
+        self.chunk_ms = default_chunk_ms(self.pace) if chunk_ms is None else chunk_ms
         self.engines: list[Engine] = []
         self._workers = _Workers()
         self.secrets = ClientSecrets(api_key)

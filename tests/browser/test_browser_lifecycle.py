@@ -106,7 +106,7 @@ def test_mic_only_after_start_talking_and_close_stops_every_track(open_notebook,
     assert nb.page.locator(ROOT).first.get_attribute("data-status") == "closed"
     for testid in ("rtnb-start", "rtnb-mic-button", "rtnb-mute", "rtnb-ptt"):
         assert not nb.page.locator(f"{ROOT} [data-testid={testid}]").is_visible(), testid
-    assert nb.page.locator(f"{ROOT} [data-testid=rtnb-reconnect]").is_hidden()  # this Session cannot reconnect
+    assert nb.page.locator(f"{ROOT} [data-testid=rtnb-reconnect]").is_hidden()  # closed by the user: no button
     nb.screenshot("lifecycle-closed", element=ROOT)
 
     # nothing more leaves the page or reaches the server
