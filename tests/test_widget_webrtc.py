@@ -2,7 +2,7 @@
 requests through the widget's real comm handler (``test_widget.FakeBrowser``), an aiortc peer
 (``rtcpeer.Browser``) standing in for the page's ``RTCPeerConnection``, the real local server.
 
-The browser test (``tests/browser/test_lab_webrtc.py``) runs the same with Chromium and the fake mic."""
+The browser test (``tests/browser/test_browser_webrtc.py``) runs the same with Chromium and the fake mic."""
 
 from __future__ import annotations
 

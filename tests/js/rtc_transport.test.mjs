@@ -1,6 +1,6 @@
 // The widget's webrtc transport: which transport a view picks, the wait for the peer connection, and
 // the hang-up (tracks stopped, the kernel told once). The peer connection itself runs in Chromium
-// (tests/browser/test_lab_webrtc.py).
+// (tests/browser/test_browser_webrtc.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RtcCall, chooseTransport, connected } from "../../js/rtc_transport.js";
