@@ -9,13 +9,14 @@ path). Chromium (with the fake mic looping questions with pauses for the ~2 s re
 ``--allow-loopback-in-peer-connection``.
 
 **Measured**, after one unmeasured warm-up window each, windows alternating webrtc / relay ``--pairs``
-times: the widget's mic on for ``--window-s`` seconds (Start talking: on webrtc that makes the call,
-Stop mic hangs it up and the session goes back home, both inside the window), then the reply in flight
-plays out. Per window: the kernel process's CPU time (user + system, all threads, ``/proc/<pid>/stat``)
-per wall second, and, for the kernel that was not talking meanwhile, its idle CPU; reply audio the
-server sent and mic audio it got as appends (webrtc: none — the mic went on the call's track). At the
-end each kernel reports its widget's counters: mic chunks and audio messages through the kernel (webrtc:
-0).
+times: Start talking (on webrtc: the call — offer, answer, the session replayed onto its sideband), 1 s,
+then the measured ``--window-s`` seconds of conversation, then Stop mic (on webrtc: the hang-up and the
+session back on its own connection) and the reply in flight plays out. Per window: the kernel process's
+CPU time (user + system, all threads, ``/proc/<pid>/stat``) per wall second, and, for the kernel that
+was not talking meanwhile, its idle CPU; reply audio the server sent and mic audio it got as appends
+(webrtc: none — the mic went on the call's track); apart, the kernel CPU of the start and the end around
+the window. At the end each kernel reports its widget's counters: mic chunks and audio messages through
+the kernel (webrtc: 0).
 
 Goal (issue 17): <= 2 ms of kernel CPU per second of duplex conversation on webrtc.
 
@@ -48,6 +49,7 @@ from _browser import (
     start_labs,
 )
 from _common import parser, ratio, summary, table, write_result
+from bench_kernel_cpu import thread_cpu
 from labharness import chromium_args
 
 NAME = "bench_widget_webrtc"
@@ -111,37 +113,47 @@ def main() -> int:
                 print(f"ready ({time.monotonic() - t_start:.1f} s): kernels {pids}", flush=True)
                 time.sleep(2.0)
 
+                def cpu() -> dict[str, float]:
+                    return {k: proc_cpu_s(pid) for k, pid in pids.items() if pid}
+
                 def window(kind: str, record: bool = True) -> None:
                     w, other = pages[kind], next(k for k in pages if k != kind)
-                    c0 = {k: proc_cpu_s(pid) for k, pid in pids.items() if pid}
-                    t0, w0 = now_ms(), time.monotonic()
-                    w.set_mic(True)
-                    time.sleep(window_s)
-                    w.set_mic(False)
+                    before = cpu()
+                    w.set_mic(True)               # webrtc: the call (offer, answer, replay onto the sideband)
+                    time.sleep(1.0)
+                    c0, th0, t0, w0 = cpu(), thread_cpu(pids[kind]), now_ms(), time.monotonic()
+                    time.sleep(window_s)          # the measured window: the conversation only
+                    c1, th1, t1, wall = cpu(), thread_cpu(pids[kind]), now_ms(), time.monotonic() - w0
+                    w.set_mic(False)              # webrtc: the hang-up, and the session back home
                     settle = time.monotonic() + 8.0
                     while rec.inband_active(MODELS[kind]) and time.monotonic() < settle:
                         time.sleep(0.05)
-                    c1 = {k: proc_cpu_s(pid) for k, pid in pids.items() if pid}
-                    t1, wall = now_ms(), time.monotonic() - w0
+                    time.sleep(1.0)
+                    after = cpu()
                     mic_s = sum(n for t, _o, n in rec.append_rows(MODELS[kind]) if t0 <= t < t1) / SAMPLE_RATE
                     out_s = sum(n for t, _i, _o, n in rec.delta_rows(MODELS[kind]) if t0 <= t < t1) / SAMPLE_RATE
                     x = {"kind": kind, "wall_s": wall, "kernel_cpu_ms": (c1[kind] - c0[kind]) * 1000,
                          "other_idle_cpu_ms": (c1[other] - c0[other]) * 1000, "mic_appended_s": mic_s,
-                         "reply_audio_s": out_s}
+                         "reply_audio_s": out_s,
+                         # the start and the end around the window (webrtc: call set-up, hang-up, going home)
+                         "start_end_cpu_ms": (after[kind] - before[kind] - (c1[kind] - c0[kind])) * 1000,
+                         "threads_cpu_ms_by_tid": {t: round((v - th0.get(t, 0.0)) * 1000, 1) for t, v in th1.items()}}
                     if record:
                         windows.append(x)
                     label = kind if record else f"warm-up {kind}"
                     print(f"{label:6s} {wall:5.1f} s: kernel {x['kernel_cpu_ms'] / wall:6.2f} ms/s "
                           f"(the other, idle: {x['other_idle_cpu_ms'] / wall:5.2f} ms/s), mic appended {mic_s:5.1f} s, "
-                          f"reply {out_s:5.1f} s", flush=True)
+                          f"reply {out_s:5.1f} s; start + end {x['start_end_cpu_ms']:4.0f} ms", flush=True)
 
                 for kind in pages:  # the server's first replies (its voice model loading) are not measured
                     window(kind, record=False)
                 for i in range(pairs):
                     for kind in (("webrtc", "relay") if i % 2 == 0 else ("relay", "webrtc")):
                         window(kind)
+                names: dict[str, dict[str, str]] = {}
                 for kind, w in pages.items():
-                    dumps[kind] = w.dump_kernel()["stats"]
+                    dump = w.dump_kernel()
+                    dumps[kind], names[kind] = dump["stats"], dump.get("threads", {})
                     w.close()
                 browser.close()
         finally:
@@ -151,15 +163,34 @@ def main() -> int:
     idle = {k: [x["other_idle_cpu_ms"] / x["wall_s"] for x in windows if x["kind"] != k] for k in MODELS}
     reply = {k: [x["reply_audio_s"] for x in windows if x["kind"] == k] for k in MODELS}
     mic_in = {k: [x["mic_appended_s"] for x in windows if x["kind"] == k] for k in MODELS}
+    by_thread: dict[str, dict[str, float]] = {}   # kind -> thread name -> median ms per wall second
+    for k in MODELS:
+        rows: dict[str, list[float]] = {}
+        for x in (x for x in windows if x["kind"] == k):
+            named: dict[str, float] = {}
+            for tid, ms in x["threads_cpu_ms_by_tid"].items():
+                name = names.get(k, {}).get(tid, "other (non-Python)")
+                name = "subshell (widget comms)" if name.startswith("subshell-") else name
+                named[name] = named.get(name, 0.0) + ms / x["wall_s"]
+            for name, v in named.items():
+                rows.setdefault(name, []).append(v)
+        by_thread[k] = {name: statistics.median(v) for name, v in rows.items()}
+    start_end = {k: summary([x["start_end_cpu_ms"] for x in windows if x["kind"] == k]) for k in MODELS}
     s = {k: summary(v) for k, v in per_s.items()}
     print()
     table(["kernel CPU (ms per wall s)", "n", "median", "min", "max", "idle kernel, median", "reply audio s/window",
-           "mic appended s/window"],
+           "mic appended s/window", "start + end, CPU ms"],
           [[k, s[k]["n"], s[k]["median"], s[k]["min"], s[k]["max"], summary(idle[k])["median"],
-            statistics.median(reply[k]) if reply[k] else 0.0, statistics.median(mic_in[k]) if mic_in[k] else 0.0]
+            statistics.median(reply[k]) if reply[k] else 0.0, statistics.median(mic_in[k]) if mic_in[k] else 0.0,
+            start_end[k]["median"]]
            for k in MODELS],
           title=f"The real widget, {pairs} pair(s) of {window_s:g} s windows "
                 f"(goal <= {GOAL_MS_PER_S:g} ms/s on webrtc)")
+    print()
+    thread_names = sorted({n for v in by_thread.values() for n in v}, key=lambda n: -by_thread["relay"].get(n, 0.0))
+    table(["kernel thread", "webrtc ms/s", "relay ms/s"],
+          [[n, by_thread["webrtc"].get(n, 0.0), by_thread["relay"].get(n, 0.0)] for n in thread_names],
+          title="By thread (medians)")
     through = {k: {"mic_chunks": d.get("mic_chunks"), "audio_messages": d.get("audio_messages"),
                    "calls": d.get("calls")} for k, d in dumps.items()}
     print(f"\nthrough the kernel (widget counters): {through}")
@@ -171,6 +202,8 @@ def main() -> int:
         "windows": windows,
         "kernel_cpu_ms_per_s": s,
         "idle_kernel_cpu_ms_per_s": {k: summary(v) for k, v in idle.items()},
+        "start_end_cpu_ms": start_end,
+        "threads_ms_per_s": by_thread,
         "through_the_kernel": through,
         "relay_vs_webrtc": x,
         "goal": {"kernel_cpu_ms_per_s_webrtc": GOAL_MS_PER_S},

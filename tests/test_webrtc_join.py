@@ -74,3 +74,28 @@ def test_a_session_joins_a_call_with_its_conversation_and_comes_back_after_the_h
         _on_loop(browsers[0].close())
     finally:
         s.close()
+
+
+def test_a_session_closed_while_on_a_call_reconnects_to_its_own_url(server):
+    s = rt.connect(url=server.url)
+    try:
+        s.say("Hello")
+        home = s.url
+
+        async def call() -> Browser:
+            b = Browser()
+            answer = await acreate_call(await b.offer(), s._client.model, url=server.url)
+            await _resume.join_call(s._client, answer.call_id)
+            await b.accept(answer.sdp)
+            return b
+
+        b = _on_loop(call())
+        assert s._client.call_id is not None and s.can_reconnect
+        s.close()
+        assert s.can_reconnect
+        s.reconnect()
+        assert s.url == home and s._client.call_id is None
+        assert s.say("Back?").transcript == "You said: Back?"
+        _on_loop(b.close())
+    finally:
+        s.close()

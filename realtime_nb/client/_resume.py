@@ -415,11 +415,11 @@ async def join_call(client: Client, call_id: str) -> dict[str, Any]:
         raise RealtimeError(f"could not join the call {call_id} as its sideband: {type(err).__name__}: {err}",
                             code="call_join_failed") from err
     stats = await switch_to(client, aux)
-    client.url, client.call_id = url, call_id
+    client.url, client.call_id, client.home_url = url, call_id, home
     on_drop = client.on_drop
 
     def call_ended(exc: ConnectionClosed) -> bool:
-        client.url, client.call_id, client.on_drop = home, None, on_drop
+        client.url, client.call_id, client.home_url, client.on_drop = home, None, None, on_drop
         return on_drop is not None and _on_drop(client, exc, "call_ended")
 
     client.on_drop = call_ended
