@@ -17,6 +17,9 @@ export function newDebug(/** @type {string} */ view) {
     truncates: 0, underruns: 0, prebufferMs: 0, playerState: "idle", bufferedMs: 0, /** @type {string[]} */ errors: [],
     /** @type {{kind: string, reason: string, canResume: boolean} | null} */ ended: null,
     /** the status machine's (event, state) pairs @type {Array<[string, string]>} */ statusHistory: [],
+    /** "webrtc" | "relay" */ transport: "relay", /** why the last call fell back to the relay */ rtcFallback: "",
+    /** the webrtc call: its id, its peer connection's state, ms of voice heard on the remote track
+     * @type {{callId: string | null, state: string, voiceMs: number} | null} */ rtc: null,
   };
 }
 

@@ -65,6 +65,8 @@ export function createUI(root, { logSize, fetchEvent }) {
   const pill = h("span", { cls: "rtnb-pill", testid: "rtnb-status", "data-status": "connecting", role: "status",
     "aria-live": "polite" }, [h("span", { cls: "rtnb-dot" }), h("span", { cls: "rtnb-pill-label", text: "Connecting" })]);
   const error = h("span", { cls: "rtnb-error", testid: "rtnb-error", hidden: true });
+  // which transport carries the audio: "webrtc" (the browser's peer connection) or "relay" (the kernel)
+  const transportLabel = h("span", { cls: "rtnb-transport", testid: "rtnb-transport" });
   const remaining = h("span", { cls: "rtnb-remaining", testid: "rtnb-remaining", hidden: true,
     title: "time left before the server ends the session" });
   const dismiss = h("button", { cls: "rtnb-icon", testid: "rtnb-error-dismiss", title: "Dismiss", text: "×",
@@ -148,7 +150,7 @@ export function createUI(root, { logSize, fetchEvent }) {
 
   const container = h("div", { cls: "rtnb", testid: "rtnb-root", tabindex: 0 }, [
     h("div", { cls: "rtnb-bar" }, [
-      pill, remaining, error, dismiss, h("span", { cls: "rtnb-spacer" }),
+      pill, transportLabel, remaining, error, dismiss, h("span", { cls: "rtnb-spacer" }),
       h("span", { cls: "rtnb-meters" }, [h("span", { cls: "rtnb-meter-label", text: "mic" }), micMeter,
         h("span", { cls: "rtnb-meter-label", text: "out" }), outMeter]),
       startButton, enableAudio, stopReply, pttButton, micButton, muteButton, transcribeLabel, settingsToggle,
@@ -190,6 +192,15 @@ export function createUI(root, { logSize, fetchEvent }) {
       endReason.textContent = reason;
       reconnect.hidden = !canResume;
       (/** @type {HTMLButtonElement} */ (reconnect)).disabled = false;
+    },
+
+    /** @param {string} transport "webrtc" | "relay" */
+    setTransport(transport) {
+      transportLabel.dataset.transport = transport;
+      transportLabel.textContent = transport === "webrtc" ? "WebRTC" : "relay";
+      transportLabel.title = transport === "webrtc"
+        ? "The mic and the voice go straight between this page and the model (the kernel holds the call's sideband)"
+        : "The mic and the voice go through the kernel";
     },
 
     /** @param {number} seconds left in the session (< 0 hides it) */

@@ -20,6 +20,7 @@ import { createUI } from "./ui.js";
 import { Liveness } from "./liveness.js";
 import { StatusMachine } from "./status.js";
 import { followModel, wireControls } from "./controls.js";
+import { RtcCall, chooseTransport } from "./rtc_transport.js";
 import { micErrorText } from "./capture.js";
 import { CaptionView } from "./captions.js";
 import { newDebug, newViewId, registerDebug } from "./debug.js";
@@ -79,6 +80,9 @@ function render({ model, el }) {
   let micWasOn = false;
   let seq = 0;
   let micOffset = 0; // mic samples forwarded (the bench trace's offsets)
+  /** what the kernel said of the target (the `ready` reply) @type {{supported?: boolean, reason?: string} | null} */
+  let transportInfo = null;
+  let rtcFallback = ""; // why a call failed: this view uses the relay from then on (until `transport` changes)
   /** @type {Array<[string, (...a: any[]) => void]>} */
   const listeners = [];
   /** @param {string} name @param {(...a: any[]) => void} cb */
@@ -200,12 +204,48 @@ function render({ model, el }) {
     // skip their shortcuts for events from inside an element with this attribute.
     if (ptt && owner) root.setAttribute("data-lm-suppress-shortcuts", "true");
     else root.removeAttribute("data-lm-suppress-shortcuts");
+    const transport = currentTransport();
+    root.dataset.transport = debug.transport = transport;
+    ui.setTransport(transport);
     root.dataset.owner = String(owner);
     root.dataset.ready = String(ready);
     updateGate();
     debug.micOn = micOn;
     feedLocal();
     refreshStatus();
+  }
+
+  /** @returns {"webrtc" | "relay"} */
+  function currentTransport() {
+    return rtcFallback ? "relay" : chooseTransport(model.get("transport"), transportInfo);
+  }
+
+  /** The webrtc call the engine starts instead of the capture (rtc_transport.js), or null: the relay. */
+  function newCall() {
+    if (currentTransport() !== "webrtc") return null;
+    const micMeter = /** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-mic-level]"));
+    const outMeter = /** @type {HTMLElement} */ (root.querySelector("[data-testid=rtnb-out-level]"));
+    const call = new RtcCall({
+      comm, container: root,
+      onLevels: (mic, out) => {
+        ui.setMeter(micMeter, micLevel.update(mic));
+        ui.setMeter(outMeter, outLevel.update(out));
+        debug.rtc = { callId: call.callId, state: call.state, voiceMs: call.voiceMs };
+      },
+      onPlaying: (p) => {
+        if (playing === p) return;
+        playing = p;
+        status.dispatch(p ? "playing" : "idle");
+      },
+      onEnded: (why) => { // the peer connection died mid-call: the next Start talking uses the relay
+        rtcFallback = why;
+        engine?.stopMic();
+        ui.setNotice(`The WebRTC call ended (${why}); Start talking again uses the relay`);
+        refreshControls();
+      },
+    });
+    debug.rtc = { callId: null, state: "new", voiceMs: 0 };
+    return call;
   }
 
   function syncSettings() {
@@ -290,6 +330,13 @@ function render({ model, el }) {
           playing = s.playing;
           status.dispatch(playing ? "playing" : "idle");
         }
+      },
+      rtc: newCall,
+      onRtcFailed: (err) => {
+        rtcFallback = String(err?.message ?? err);
+        debug.rtcFallback = rtcFallback;
+        ui.setNotice(`WebRTC did not connect (${rtcFallback}): the audio goes through the kernel`);
+        refreshControls();
       },
       onState: (state) => {
         debug.ctxState = state;
@@ -460,6 +507,12 @@ function render({ model, el }) {
     debug.truncates += 1;
     debug.lastTruncate = msg;
   });
+  comm.on("call_ended", (msg) => { // the call ended by itself (the kernel is on its way back to the relay)
+    const call = engine?.call;
+    if (!call) return;
+    if (call.on) call.options.onEnded?.(msg.reason ?? "the call ended");
+    else call.close(msg.reason ?? "the call ended"); // still connecting: its start() fails, the relay starts
+  });
   comm.on("notice", (msg) => ui.setNotice(msg.text ?? ""));
   comm.on("session_closed", (msg) => end(msg.kind ?? "closed", msg.reason ?? "Session closed", Boolean(msg.can_resume)));
   comm.on("session_open", () => reopen());
@@ -515,6 +568,7 @@ function render({ model, el }) {
         ready = true;
         debug.ready = true;
         ui.setNotice("");
+        transportInfo = r?.transport ?? null;
         applySnapshot(r?.snapshot);
         status.dispatch("connected");
         if (r?.closed) end(r.closed.kind ?? "closed", r.closed.reason ?? "Session closed", Boolean(r.closed.can_resume));
@@ -562,6 +616,10 @@ function render({ model, el }) {
   const blur = () => pttUp();
   globalThis.addEventListener?.("blur", blur);
 
+  onModel("change:transport", () => {
+    rtcFallback = "";
+    refreshControls();
+  });
   if (model.get("muted")) status.dispatch("mute");
   syncSettings();
   handshake();

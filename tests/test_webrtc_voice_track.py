@@ -45,3 +45,13 @@ def test_pacing_accounting_and_cut():
         assert track.clear() is None                             # nothing left to cut
 
     asyncio.run(main())
+
+
+def test_a_loopback_server_ignores_the_offers_candidates_on_other_addresses():
+    from realtime_nb.server.webrtc import loopback_offer
+
+    offer = ("v=0\r\na=candidate:1 1 udp 2122 192.168.1.5 5000 typ host\r\n"
+             "a=candidate:2 1 udp 2122 127.0.0.1 5001 typ host\r\n"
+             "a=candidate:3 1 udp 2122 4f1c.local 5002 typ host\r\na=end-of-candidates\r\n")
+    assert loopback_offer(offer) == ("v=0\r\na=candidate:2 1 udp 2122 127.0.0.1 5001 typ host\r\n"
+                                     "a=end-of-candidates\r\n")

@@ -34,6 +34,8 @@ async def reopen(client: Client, timeout: float) -> dict[str, Any] | None:
     when it is open (nothing to do)."""
     if client.closed is None:
         return None
+    if client.home_url is not None:  # it had joined a call (the widget's webrtc): back to its own URL
+        client.url, client.call_id, client.home_url = client.home_url, None, None
     if "call_id" in parse_qs(urlsplit(client.url).query):
         raise RuntimeError("the sideband of a WebRTC call cannot reconnect: its conversation lived on the call; "
                            "start a new call")
@@ -88,7 +90,8 @@ class Reconnect:
     @property
     def can_reconnect(self) -> bool:
         """Whether ``reconnect()`` can bring this session back (not the sideband of a WebRTC call)."""
-        return "call_id" not in parse_qs(urlsplit(self._client.url).query)
+        client = self._client
+        return client.home_url is not None or "call_id" not in parse_qs(urlsplit(client.url).query)
 
     def reconnect(self, timeout: float = RECONNECT_TIMEOUT_S) -> dict[str, Any] | None:
         """Connect a closed session again — after ``resume_failed``, a drop with ``reconnect=False``,

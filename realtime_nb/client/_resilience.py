@@ -102,6 +102,8 @@ class Resilience:
         self.gap_audio: deque[np.ndarray] = deque()     # input audio appended while the gate was closed
         self.gap_samples = 0
         self.gap_dropped = 0                             # samples of it dropped (over GAP_AUDIO_S)
+        self.call_id: str | None = None                  # on a WebRTC call's sideband (_resume.join_call)
+        self.home_url: str | None = None                 # then: the session's own URL, to go back to
 
     def remember_config(self, session: dict[str, Any]) -> None:
         """A ``session.update`` the server accepted: part of what a new connection is set up with."""

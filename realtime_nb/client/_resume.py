@@ -74,7 +74,7 @@ def install(client: Client) -> None:
     schedule_handover(client)
 
 
-def _on_drop(client: Client, exc: ConnectionClosed) -> bool:
+def _on_drop(client: Client, exc: ConnectionClosed, cause: str = "drop") -> bool:
     if client.switching:  # a hand-over is replacing the socket right now: it carries on with its replica
         client.log.note(client.now(), "dropped", f"{exc} (during the hand-over, which continues)", code=str(exc.code))
         return True
@@ -96,11 +96,11 @@ def _on_drop(client: Client, exc: ConnectionClosed) -> bool:
     delays = client.options.reconnect_delays
     per_attempt = client.connect_timeout + 3 * client.reply_timeout
     client.gate_bound = sum(delays) + len(delays) * per_attempt + 1.0
-    client.spawn(_reconnect(client, exc, told))
+    client.spawn(_reconnect(client, exc, told, cause))
     return True
 
 
-async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClosed) -> None:
+async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClosed, cause: str = "drop") -> None:
     started = time.monotonic()
     delays = client.options.reconnect_delays
     dropped = client.connection
@@ -108,7 +108,7 @@ async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClos
     for attempt, delay in enumerate(delays, 1):
         client.notice("reconnecting", f"connection {dropped} dropped (code {exc.code}); reconnecting: attempt "
                       f"{attempt} of {len(delays)} in {delay:g} s", attempt=attempt, attempts=len(delays),
-                      delay=delay, code=exc.code, reason=exc.reason, connection=dropped, cause="drop")
+                      delay=delay, code=exc.code, reason=exc.reason, connection=dropped, cause=cause)
         await asyncio.sleep(delay)
         if client.closed is not None:
             return
@@ -125,7 +125,7 @@ async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClos
         stats = await switch_to(client, aux)
         client.notice("reconnected", f"reconnected as connection {client.connection}; {stats['items']} items "
                       "replayed", connection=client.connection, attempts=attempt, not_replayed=skipped,
-                      downtime_s=round(time.monotonic() - started, 4), cause="drop", **stats)
+                      downtime_s=round(time.monotonic() - started, 4), cause=cause, **stats)
         schedule_handover(client)
         return
     final = ConnectionClosed(exc.code, f"{exc.reason or 'connection lost'}; could not reconnect "
@@ -135,10 +135,12 @@ async def _reconnect(client: Client, exc: ConnectionClosed, told: ConnectionClos
     client._closed(final)
 
 
-async def open_replica(client: Client, *, items: bool = True) -> tuple[Client, list[str]]:
-    """A new connection to the same target with ``client``'s config and (``items``) conversation; not
-    yet in use. Returns it and the ids of items it could not take."""
-    aux = Client(client.target, client.model, client.url, client.options)
+async def open_replica(client: Client, *, items: bool = True,
+                       url: str | None = None) -> tuple[Client, list[str]]:
+    """A new connection to the same target (``url``: another of its URLs, a call's sideband) with
+    ``client``'s config and (``items``) conversation; not yet in use. Returns it and the ids of items it
+    could not take."""
+    aux = Client(client.target, client.model, url or client.url, client.options)
     aux.log = client.log  # its traffic shows in s.events, on the session's clock
     aux.sent_copies = client.sent_copies
     await aux.open(client.connect_timeout, clock=client._t0)
@@ -261,7 +263,8 @@ def schedule_handover(client: Client) -> None:
         client.handover_task.cancel()
         client.handover_task = None
     expires = (client.state.session or {}).get("expires_at")
-    if not client.options.handover or not isinstance(expires, (int, float)) or isinstance(expires, bool):
+    if client.call_id is not None or not client.options.handover or not isinstance(expires, (int, float)) \
+            or isinstance(expires, bool):
         return
     remaining = expires - time.time()
     if remaining <= 0:
@@ -378,3 +381,49 @@ def _changed_since(client: Client, t: float) -> bool:
 def _old_socket_gone(client: Client) -> bool:
     ws = client._ws
     return ws is None or ws.protocol.close_rcvd is not None or ws.protocol.close_sent is not None
+
+
+# -- onto a WebRTC call's sideband and back ---------------------------------------------------------------
+
+async def join_call(client: Client, call_id: str) -> dict[str, Any]:
+    """Move ``client`` onto the sideband of the call ``call_id`` (``?call_id=``), as a reconnect would:
+    a replica on the sideband gets the config and the conversation replayed (so the model on the call
+    keeps its context), then its socket is adopted and the ``?model=`` one closed. New calls wait at the
+    gate meanwhile. On the call: no hand-over (the call has its own limit). When the call ends (hung up,
+    the peer gone), the sideband's close counts as a drop of cause ``"call_ended"``: the client
+    reconnects to its own URL and replays the conversation there, the call's turns included (with
+    ``reconnect=False`` the session closes instead). Returns what the ``reconnected`` notice reports."""
+    if client.call_id is not None:
+        raise RuntimeError(f"the session is already on the call {client.call_id}")
+    await client.wait_gate()
+    client.check_open()
+    home, url = client.url, client.target.realtime_url(client.model, call_id)
+    if client.handover_task is not None:
+        client.handover_task.cancel()
+        client.handover_task = None
+    client.gate = client.loop.create_future()  # calls made meanwhile run on the call
+    client.gate_bound = client.connect_timeout + 3 * client.reply_timeout
+    try:
+        aux, skipped = await open_replica(client, url=url)
+    except BaseException as err:
+        client.open_gate()
+        schedule_handover(client)
+        if client.closed is None and _old_socket_gone(client):  # it dropped meanwhile: the usual reconnect
+            exc = ConnectionClosed(1006, "connection lost while joining a call")
+            if not _on_drop(client, exc):
+                client._closed(exc)
+        raise RealtimeError(f"could not join the call {call_id} as its sideband: {type(err).__name__}: {err}",
+                            code="call_join_failed") from err
+    stats = await switch_to(client, aux)
+    client.url, client.call_id, client.home_url = url, call_id, home
+    on_drop = client.on_drop
+
+    def call_ended(exc: ConnectionClosed) -> bool:
+        client.url, client.call_id, client.home_url, client.on_drop = home, None, None, on_drop
+        return on_drop is not None and _on_drop(client, exc, "call_ended")
+
+    client.on_drop = call_ended
+    client.notice("reconnected", f"joined the WebRTC call {call_id} as its sideband; {stats['items']} items replayed",
+                  connection=client.connection, attempts=1, not_replayed=skipped, downtime_s=0.0, cause="call",
+                  call_id=call_id, **stats)
+    return {"not_replayed": skipped, **stats}

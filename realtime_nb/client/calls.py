@@ -19,7 +19,7 @@ from typing import Any
 
 from . import _http, _params, _target
 
-__all__ = ["CallAnswer", "acreate_call", "create_call"]
+__all__ = ["CallAnswer", "acreate_call", "ahangup_call", "create_call"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,13 @@ async def acreate_call(offer_sdp: str, model: str | None = None, *, url: str | N
         response = await http.post(endpoint, files=_files(offer_sdp, session),
                                    headers=_http.headers(target, Accept="application/sdp"))
     return _answer(_http.check(response, "calls"))
+
+
+async def ahangup_call(call_id: str, *, url: str | None = None, api_key: str | None = None) -> None:
+    """End the call ``call_id`` (``POST /v1/realtime/calls/{call_id}/hangup``, the regular key): the
+    server closes its peer connection and its sidebands."""
+    target = _target.resolve(url, api_key)
+    endpoint = _http.rest_url(target, f"realtime/calls/{call_id}/hangup")
+    async with _http.aclient(endpoint) as http:
+        response = await http.post(endpoint, headers=_http.headers(target))
+    _http.check(response, "hangup")

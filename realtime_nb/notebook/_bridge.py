@@ -20,6 +20,8 @@ What it does, layer by layer (each a subclass of the one before; ``_bridge_base`
 - **Audio in** (``_input``). Mic chunks of the owner become ``input_audio_buffer.append`` events, in
   order, through one queue of operations (so a push-to-talk release's commit follows its last append);
   mode and voice changes become ``session.update``.
+- **WebRTC** (``_webrtc``). The owner's SDP offer becomes a call (``/v1/realtime/calls``, the kernel's
+  key) and the session moves onto its sideband; barge-in on a call is the server's own.
 - **Views** (``_views``). A view becomes known with its ``ready`` request; the first ready view owns
   audio, a later one takes over only if the owner does not answer a ``probe`` or with ``claim`` +
   ``force``. The fast-path link (``_link``) is set up here.
@@ -101,6 +103,7 @@ class Bridge(Views):
         if not self.attached:
             return
         self.attached = False
+        self.end_call()
         self.client.remove_handler("*", self.on_event)
         if self.on_audio in self.client.audio_listeners:
             self.client.audio_listeners.remove(self.on_audio)
@@ -129,6 +132,7 @@ class Bridge(Views):
         if not self.attached or not self.session.closed or self.closed_sent is not None:
             return
         state = self.closed_sent = self.end_state()
+        self.end_call()
         self.ptt_held = False
         self.ops.clear()
         self.flush()
@@ -138,14 +142,17 @@ class Bridge(Views):
     def on_connection(self, etype: str, event: dict[str, Any]) -> None:
         """The session lost its socket and reconnects by itself: the views say so (the mic may stay on:
         the session keeps what it gets meanwhile and sends it once back), then carry on, or end."""
+        quiet = event.get("cause") in ("call", "call_ended")  # onto / off a WebRTC call: not a reconnect to show
+        if event.get("cause") == "call_ended":
+            self.call_lost()
         if etype == "reconnecting":
-            if self.closed_sent is None:  # an ended session's asked reconnect: the views wait for its outcome
+            if self.closed_sent is None and not quiet:  # an ended session's asked reconnect: the views wait
                 self.send({"type": "reconnecting", "message": str(event.get("message") or "")})
         elif etype == "reconnected":
             self.watch_close()  # the new socket's receive loop
             if self.closed_sent is not None:  # s.reconnect() (a cell, the button) of an ended session
                 self.reopened()
-            else:
+            elif not quiet:
                 self.send({"type": "reconnected"})
         else:  # resume_failed: the session is closed now
             self.loop.call_soon(self.check_closed)
@@ -298,7 +305,8 @@ class Bridge(Views):
                 "link_messages": {v: {"sent": k.sent, "received": k.received} for v, k in self.links.items()},
                 # the audio owner's player, as of its last ping (every 2 s)
                 "underruns": (self.player_stats.get(self.owner or "") or {}).get("underruns", 0),
-                "prebuffer_ms": (self.player_stats.get(self.owner or "") or {}).get("prebuffer_ms")}
+                "prebuffer_ms": (self.player_stats.get(self.owner or "") or {}).get("prebuffer_ms"),
+                **self.call_stats()}
 
 
 def end_state(exc: Any, can_resume: bool) -> dict[str, Any]:

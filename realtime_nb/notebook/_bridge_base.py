@@ -3,8 +3,9 @@ share, and sending to views.
 
 ``Bridge`` (``_bridge.py``) is built in layers, each a subclass of the one below and using only what is
 below it: this base → ``_updates`` (transcript and event log) → ``_playback`` (assistant audio,
-barge-in, truncation) → ``_input`` (mic, push-to-talk, settings) → ``_views`` (views, the audio owner,
-the link) → ``_bridge`` (lifecycle, the session's events). All of it runs on the session's loop thread.
+barge-in, truncation) → ``_input`` (mic, push-to-talk, settings) → ``_webrtc`` (a WebRTC call) →
+``_views`` (views, the audio owner, the link) → ``_bridge`` (lifecycle, the session's events). All of it
+runs on the session's loop thread.
 
 The bridge knows its widget only as ``WidgetLike`` (the comm's ``send`` and a few traits), so it needs
 neither ``widget.py`` nor ``RealtimeWidget``: the widget imports the bridge, never the other way.
@@ -42,6 +43,7 @@ class WidgetLike(Protocol):
     barge_in: bool
     transcribe: bool
     event_log_size: int
+    transport: str
 
     def send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         """A custom message (and binary buffers) to every view, over the comm."""

@@ -14,12 +14,12 @@ from typing import Any
 
 from . import _link
 from ._bridge_base import log
-from ._input import Input
+from ._webrtc import CallSignalling
 
 PROBE_TIMEOUT_S = 1.0                   # an owner view that does not answer a probe is gone
 
 
-class Views(Input):
+class Views(CallSignalling):
     """The views of the widget: their messages, the audio owner, their links."""
 
     # -- messages from the browser (already copied by the widget) ----------------------------------
@@ -47,6 +47,10 @@ class Views(Input):
             self.reply(view, content.get("id"), kept)
         elif mtype == "reconnect":
             self.loop.create_task(self.on_reconnect(view, content.get("id")))
+        elif mtype == "call":  # the owner's WebRTC offer (_webrtc)
+            self.loop.create_task(self.on_call(view, content.get("id"), content.get("sdp")))
+        elif mtype == "hangup":
+            self.loop.create_task(self.on_hangup(view, content.get("id")))
         elif mtype == "reply":
             fut = self.requests.get(content.get("id"))  # type: ignore[arg-type]
             if fut is not None and not fut.done():
@@ -94,6 +98,7 @@ class Views(Input):
         if ready:
             result["snapshot"] = self.snapshot()
             result["closed"] = self.end_state() if self.session.closed else None
+            result["transport"] = self.transport_info()
         self.reply(view, rid, result)
 
     async def owner_alive(self, asking: str) -> bool:

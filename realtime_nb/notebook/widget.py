@@ -3,7 +3,9 @@
 >>> s = rt.connect()          # doctest: +SKIP
 >>> s.widget                  # doctest: +SKIP   (or display(s), or just `s` as a cell's last line)
 
-The browser captures the mic and plays the model's voice; the kernel only relays (``_bridge``).
+The browser captures the mic and plays the model's voice; the kernel relays them (``_bridge``), or, with
+``transport="webrtc"``, the browser's peer connection carries them to the model and the kernel holds the
+call's sideband (``_webrtc``).
 Synced traits hold UI state only — they are saved into the notebook — never a key or any audio:
 audio travels as binary custom messages, the transcript and event log as custom messages too.
 
@@ -20,7 +22,7 @@ Kernel ↔ browser messages (``content["type"]``; the JS side is ``js/comm.js``)
 type                      direction   meaning
 ========================  ==========  ======================================================================
 ``link`` (request)        JS → K      (over the comm) reply ``{port, token}`` of the kernel's link, or null
-``ready`` (request)       JS → K      a view rendered; reply ``{owner, owner_view, snapshot}``
+``ready`` (request)       JS → K      a view rendered; reply ``{owner, owner_view, snapshot, transport}``
 ``claim`` (request)       JS → K      take audio (``force``: even from a live owner); reply ``{owner}``
 ``audio`` + 1 buffer      JS → K      mic PCM16 24 kHz mono, ≥ 40 ms
 ``ptt``                   JS → K      push-to-talk ``{down: bool}``
@@ -31,6 +33,10 @@ type                      direction   meaning
 ``reconnect`` (request)   JS → K      the Reconnect button: the session connects again (where it can)
 ``text``                  JS → K      ``{text}`` a typed turn (a user message and a response)
 ``stop``                  JS → K      "Stop reply" / Esc: stop playback, truncate at what was heard, cancel
+``call`` (request)        JS → K      ``{sdp}`` the owner's WebRTC offer; reply ``{sdp, call_id}`` once the
+                                      session is the call's sideband (an error: the view uses the relay)
+``hangup`` (request)      JS → K      end the call; reply once the session is back on its own connection
+``call_ended``            K → JS      the call ended by itself: stop the peer connection, use the relay
 ``reply``                 both        answer to a request ``{id, ok, result | error}``
 ``owner``                 K → JS      ``{owner: view id | null}``
 ``audio`` + 1 buffer      K → JS      assistant PCM16 24 kHz ``{item_id, response_id, samples}``, ≥ 40 ms
@@ -66,6 +72,7 @@ import traitlets as t
 from ..client import _loop
 from ..client.transcribe import TranscriptionSession
 from ._bridge import Bridge, run_on_loop
+from ._webrtc import TRANSPORTS
 
 if TYPE_CHECKING:
     from ..client.session import Session
@@ -106,6 +113,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     # -- browser-only settings -------------------------------------------------------------------
     captions = t.Bool(False, help="caption view: live captions of what the mic hears, no playback, no voice or "
                       "typed turns (the default for a TranscriptionSession, rt.transcribe())").tag(sync=True)
+    transport = t.Enum(TRANSPORTS, "auto", help="how the mic and the voice travel: 'webrtc' (a peer connection "
+                       "from the browser to the model; the kernel holds the call's sideband), 'relay' (through the "
+                       "kernel), or 'auto': webrtc where the target speaks it (OpenAI; the local server with the "
+                       "webrtc extra), else the relay. A failed call falls back to the relay").tag(sync=True)
     autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
                        "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)

@@ -10,7 +10,9 @@ and aiortc asks a public STUN server by default. A server that listens on 127.0.
 127.0.0.1 candidates (traffic must not leave the machine, nor reach it from the LAN), so ``Peer`` is
 configured with no ICE servers at all and, when ``loopback=True``, gathers on 127.0.0.1 only
 (``loopback_only()``: scoped to the calling task by a context variable, other peer connections of the
-process are not affected). Chromium needs ``--allow-loopback-in-peer-connection`` to use such candidates.
+process are not affected), ignores the offer's other candidates (``loopback_offer``) and does not answer
+connectivity checks from other addresses. Chromium needs ``--allow-loopback-in-peer-connection`` to use
+such candidates; without it the call does not connect (the widget then falls back to the relay).
 """
 
 from __future__ import annotations
@@ -49,6 +51,26 @@ def _addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 aioice.ice.get_host_addresses = _addresses  # consulted by aioice's gather_candidates at call time
 
 
+def _is_loopback(host: str) -> bool:
+    return host.startswith("127.") or host == "::1"
+
+
+_datagram_received = aioice.ice.StunProtocol.datagram_received
+
+
+def _loopback_datagram(self: aioice.ice.StunProtocol, data: bytes | str, addr: tuple[Any, ...]) -> None:
+    # A socket on loopback (only ``loopback_only`` makes them) hears loopback peers only: a browser
+    # without --allow-loopback-in-peer-connection checks from the machine's LAN address, which must
+    # get no answer (no traffic to it, and no peer-reflexive candidate learnt from it).
+    local = getattr(getattr(self, "local_candidate", None), "host", "")
+    if _is_loopback(local) and not _is_loopback(str(addr[0])):
+        return
+    _datagram_received(self, data, addr)
+
+
+aioice.ice.StunProtocol.datagram_received = _loopback_datagram  # type: ignore[method-assign]
+
+
 @contextlib.contextmanager
 def loopback_only() -> Iterator[None]:
     """Within this block (this task and the tasks it starts), ICE gathers 127.0.0.1 candidates only."""
@@ -57,6 +79,19 @@ def loopback_only() -> Iterator[None]:
         yield
     finally:
         _loopback.reset(token)
+
+
+def loopback_offer(sdp: str) -> str:
+    """``sdp`` without the ICE candidates on addresses other than loopback: a loopback server must not
+    send its connectivity checks to the machine's LAN address (nor to an mDNS name) either.
+    """
+    def keep(line: str) -> bool:
+        if not line.startswith("a=candidate:"):
+            return True
+        fields = line.split()
+        return len(fields) > 4 and _is_loopback(fields[4])
+
+    return "".join(line for line in sdp.splitlines(keepends=True) if keep(line.rstrip("\r\n")))
 
 
 def configuration() -> RTCConfiguration:
@@ -177,7 +212,8 @@ class Peer:
     async def answer(self, offer: str) -> str:
         """Apply the offer, gather candidates, return the answer SDP. ``ValueError`` for a bad offer."""
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            await self.pc.setRemoteDescription(RTCSessionDescription(loopback_offer(offer) if self.loopback else offer,
+                                                                     "offer"))
         except Exception as exc:  # aiortc raises ValueError, KeyError … for SDP it cannot use
             raise ValueError(f"the SDP offer cannot be used: {type(exc).__name__}: {exc}") from exc
         if not any(t.kind == "audio" for t in self.pc.getTransceivers()):
