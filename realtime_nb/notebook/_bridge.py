@@ -58,6 +58,9 @@ HOUSEKEEPING_S = 1.0
 
 _SPEAKING = frozenset({"response.output_audio.delta", "response.output_text.delta",
                        "response.output_audio_transcript.delta"})
+_TRANSCRIBING = {"input_audio_buffer.speech_stopped": "transcribing",
+                 "conversation.item.input_audio_transcription.completed": "listening",
+                 "conversation.item.input_audio_transcription.failed": "listening"}
 _ORDER_EVENTS = frozenset({"conversation.item.added", "conversation.item.deleted", "conversation.item.done"})
 
 
@@ -272,6 +275,10 @@ class Bridge(Views):
         status = self.widget.status
         if etype == "input_audio_buffer.speech_started":
             status = "user_speaking"
+        elif self.transcription_only() and etype in _TRANSCRIBING:  # no responses: the transcript is the turn
+            if status == "user_speaking" and etype != "input_audio_buffer.speech_stopped":
+                return  # an earlier utterance's transcript while the user speaks again
+            status = _TRANSCRIBING[etype]
         elif etype == "input_audio_buffer.speech_stopped":
             status = "thinking" if self.widget.mode == "hands_free" else "listening"
         elif etype == "response.created":

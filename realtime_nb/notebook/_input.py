@@ -104,11 +104,24 @@ class Input(Playback):
             samples = self.ptt_samples
             self.enqueue(lambda: self.ptt_release(samples))
 
+    def transcription_only(self) -> bool:
+        """A transcription session (``rt.transcribe()``): no responses, no voice, no realtime updates."""
+        return (self.client.state.session or {}).get("type") == "transcription"
+
+    def refuse(self, setting: str) -> None:
+        """A setting a transcription session does not have: say so, and show what it really uses."""
+        self.send({"type": "notice", "text": f"A transcription session has no {setting} setting."})
+        self.sync_from_config()
+
     async def ptt_release(self, samples: int) -> None:
         if samples < MIN_PTT_SAMPLES:
             await self.session.aclear_audio()
             self.set_status("listening")
             self.send({"type": "notice", "text": "Hold the button (or the space bar) while you speak."})
+            return
+        if self.transcription_only():  # the commit is the whole turn: its transcript follows
+            self.set_status("transcribing")
+            await self.session.acommit()
             return
         self.set_status("thinking")
         await self.session.acommit()
@@ -136,6 +149,9 @@ class Input(Playback):
 
     # -- settings changed in the UI (or from Python), and the session's own ------------------------
     def apply_mode(self) -> None:
+        if self.transcription_only():
+            self.refuse("turn mode")  # its turn detection is rt.transcribe(turn_detection=…)'s
+            return
         td = turn_detection_for(self.widget.mode, self.widget.vad, self.widget.barge_in)
         if td is None:
             self.ptt_held = False
@@ -144,6 +160,10 @@ class Input(Playback):
     def apply_transcription(self) -> None:
         """The "show my words" toggle: input audio transcription on (the recognizer's default model) or off."""
         on = bool(self.widget.transcribe)
+        if self.transcription_only():
+            if not on:
+                self.refuse("'show my words'")  # transcribing is all it does
+            return
         if on == transcription_from_config(self.client.state.session):
             return
         config = {"model": TRANSCRIPTION_MODEL} if on else None
@@ -152,11 +172,18 @@ class Input(Playback):
     def on_text(self, text: str) -> None:
         """A turn typed in the widget: a user message and a response, after what is queued."""
         text = text.strip()[:MAX_TEXT]
+        if self.transcription_only():
+            self.send({"type": "notice", "text": "A transcription session does not take typed turns."})
+            return
         if text and not self.session.closed:
             self.enqueue(lambda: self.session.asay(text, wait=False))
 
     def apply_voice(self) -> None:
         voice = self.widget.voice
+        if self.transcription_only():
+            if voice:
+                self.refuse("voice")
+            return
         if voice and voice != voice_from_config(self.client.state.session):
             self.enqueue(lambda: self._update(voice=voice))
 
@@ -180,6 +207,8 @@ class Input(Playback):
                 self.widget.vad = vad
             if voice is not None:
                 self.widget.voice = voice
+            elif config.get("type") == "transcription":
+                self.widget.voice = ""
             self.widget.transcribe = transcription_from_config(config)
             expires = config.get("expires_at")
             if isinstance(expires, (int, float)) and not isinstance(expires, bool):

@@ -211,6 +211,7 @@ class Updates(BridgeBase):
             "received_ms": (round(self.received_at_cut[item_id] * 1000 / SAMPLE_RATE, 1)
                             if item_id in self.received_at_cut else None),
             "error": f"transcription failed: {error.get('message') or error.get('code')}" if error else None,
+            "transcribed": state.transcript_final(item_id),  # the caption view's final (not streaming) text
         }
         if rid in self.latency:
             entry["latency_ms"] = round(self.latency[rid] * 1000)

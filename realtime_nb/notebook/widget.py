@@ -53,6 +53,9 @@ type                      direction   meaning
 ========================  ==========  ======================================================================
 
 Messages the kernel sends to one view name it in ``view``; the others ignore them.
+
+**Caption mode** (``captions``, on by default for a ``TranscriptionSession``, ``rt.transcribe()``): live
+captions of what the mic hears, nothing played, the conversation's controls hidden (``js/captions.js``).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ import anywidget
 import traitlets as t
 
 from ..client import _loop
+from ..client.transcribe import TranscriptionSession
 from ._bridge import Bridge, run_on_loop
 from ._webrtc import TRANSPORTS
 
@@ -79,7 +83,7 @@ _STATIC = Path(__file__).parent / "static"
 
 VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
 MODES = ["hands_free", "push_to_talk", "manual"]
-STATUSES = ["connecting", "listening", "user_speaking", "thinking", "speaking", "error", "closed"]
+STATUSES = ["connecting", "listening", "user_speaking", "thinking", "speaking", "transcribing", "error", "closed"]
 
 
 class RealtimeWidget(anywidget.AnyWidget):
@@ -111,6 +115,8 @@ class RealtimeWidget(anywidget.AnyWidget):
                        "from the browser to the model; the kernel holds the call's sideband), 'relay' (through the "
                        "kernel), or 'auto': webrtc where the target speaks it (OpenAI; the local server with the "
                        "webrtc extra), else the relay. A failed call falls back to the relay").tag(sync=True)
+    captions = t.Bool(False, help="caption view: live captions of what the mic hears, no playback, no voice or "
+                      "typed turns (the default for a TranscriptionSession, rt.transcribe())").tag(sync=True)
     autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
                        "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)
@@ -132,7 +138,10 @@ class RealtimeWidget(anywidget.AnyWidget):
         if unknown:
             raise TypeError(f"RealtimeWidget got unknown settings {sorted(unknown)}; known: {sorted(known)}")
         # the session's own config decides these first; what the caller asked for is applied after
-        wanted = {k: settings.pop(k) for k in ("mode", "vad", "voice") if k in settings}
+        wanted: dict[str, Any] = {k: settings.pop(k) for k in ("mode", "vad", "voice") if k in settings}
+        settings.setdefault("captions", isinstance(session, TranscriptionSession))
+        if settings["captions"] and not isinstance(session, TranscriptionSession):
+            wanted.setdefault("transcribe", True)  # captions of a conversation: its input transcription on
         super().__init__(**settings)
         self._session = session
         self._local = threading.local()

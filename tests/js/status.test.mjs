@@ -111,3 +111,51 @@ test("the session reconnecting by itself: 'Reconnecting', then back where it was
   assert.equal(m.dispatch("reconnecting"), "reconnecting");
   assert.equal(m.dispatch("lost"), "error");            // it gave up
 });
+
+/** A caption-mode machine (a transcription session) for a live, owned view with the mic on. */
+function captioning() {
+  const m = new StatusMachine({ captions: true });
+  m.dispatch("connected");
+  m.dispatch("mic_on");
+  return m;
+}
+
+const COMMITTED = "input_audio_buffer.committed";
+const COMPLETED = "conversation.item.input_audio_transcription.completed";
+
+test("caption mode: speaking, transcribing until the text is final, listening again", () => {
+  const m = captioning();
+  assert.deepEqual(
+    ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", COMMITTED, COMPLETED].map((t) => m.server(t)),
+    ["user_speaking", "listening", "transcribing", "listening"]);
+});
+
+test("caption mode: the user speaks again while the last utterance is transcribed", () => {
+  const m = captioning();
+  run(m, ["speech_started", "speech_stopped", "transcription_started"]);
+  assert.equal(m.state, "transcribing");
+  assert.equal(m.dispatch("speech_started"), "user_speaking");
+  assert.equal(m.server(COMPLETED), "user_speaking"); // the first one's text: they still speak
+  assert.equal(m.dispatch("speech_stopped"), "listening");
+  assert.equal(m.server(COMMITTED), "transcribing");
+  assert.equal(m.server("conversation.item.input_audio_transcription.failed"), "listening"); // a failure ends it too
+  assert.equal(m.server(COMPLETED), "listening"); // a stray one never goes below zero
+  assert.equal(m.server(COMMITTED), "transcribing");
+});
+
+test("caption mode: stopping the mic keeps transcribing what was said, then rests", () => {
+  const m = captioning();
+  run(m, ["speech_started", "speech_stopped", "transcription_started"]);
+  assert.equal(m.dispatch("mic_off"), "transcribing");
+  assert.equal(m.server(COMPLETED), "ready");
+  run(m, ["mic_on", "transcription_started", "closed"]);
+  assert.equal(m.state, "closed");
+  assert.equal(m.dispatch("reopened"), "ready"); // nothing pending after a reconnect
+});
+
+test("a conversation's pill ignores transcription events (its reply says when the turn ends)", () => {
+  const m = talking();
+  run(m, ["speech_started", "speech_stopped"]);
+  assert.equal(m.server(COMMITTED), "listening");
+  assert.equal(m.server(COMPLETED), "listening");
+});
