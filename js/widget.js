@@ -217,7 +217,8 @@ function render({ model, el }) {
 
   /** @returns {"webrtc" | "relay"} */
   function currentTransport() {
-    return rtcFallback ? "relay" : chooseTransport(model.get("transport"), transportInfo);
+    if (captions || rtcFallback) return "relay"; // caption mode plays nothing: no voice track either
+    return chooseTransport(model.get("transport"), transportInfo);
   }
 
   /** The webrtc call the engine starts instead of the capture (rtc_transport.js), or null: the relay. */

@@ -75,9 +75,9 @@ class CallSignalling(Input):
 
     def transport_info(self) -> dict[str, Any]:
         """For the ``ready`` reply: whether ``auto`` means webrtc here (``supported``), and why not."""
-        supported, reason = webrtc_support(self.client.target)
-        if getattr(self.widget, "captions", False):  # captions: no voice to play, and calls are realtime-only
-            supported, reason = False, "the caption view uses the relay"
+        supported, reason = webrtc_support(getattr(self.client, "target", None))
+        if getattr(self.widget, "captions", False):
+            supported, reason = False, "caption mode plays nothing: the relay carries the mic"
         return {"setting": self.widget.transport, "supported": supported, "reason": reason}
 
     async def on_call(self, view: str, rid: Any, sdp: Any) -> None:

@@ -111,12 +111,12 @@ class RealtimeWidget(anywidget.AnyWidget):
     transcribe = t.Bool(False, help="show my words: turn input audio transcription on "
                         "(session.update audio.input.transcription)").tag(sync=True)
     # -- browser-only settings -------------------------------------------------------------------
-    captions = t.Bool(False, help="caption view: live captions of what the mic hears, no playback, no voice or "
-                      "typed turns (the default for a TranscriptionSession, rt.transcribe())").tag(sync=True)
     transport = t.Enum(TRANSPORTS, "auto", help="how the mic and the voice travel: 'webrtc' (a peer connection "
                        "from the browser to the model; the kernel holds the call's sideband), 'relay' (through the "
                        "kernel), or 'auto': webrtc where the target speaks it (OpenAI; the local server with the "
                        "webrtc extra), else the relay. A failed call falls back to the relay").tag(sync=True)
+    captions = t.Bool(False, help="caption view: live captions of what the mic hears, no playback, no voice or "
+                      "typed turns (the default for a TranscriptionSession, rt.transcribe())").tag(sync=True)
     autostart = t.Bool(False, help="open the mic as soon as the audio view renders, without waiting for "
                        "the 'Start talking' click (kiosks, classroom demos)").tag(sync=True)
     muted = t.Bool(False).tag(sync=True)
