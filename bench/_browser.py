@@ -385,10 +385,36 @@ _rtb.Bridge.send = _bench_bridge_send
 '''
 
 
-def widget_cells(model: str, dump_path: Path, *, probe: bool = True, settings: str = "") -> list[str]:
+# Bench-only diagnostic: cProfile on the session's loop thread while the file ``BENCH_PROFILE_FLAG`` exists
+# (the bench creates it at the start of each measured window and removes it at the end); a watcher thread
+# polls the flag every 0.1 s. The dump cell writes the stats to ``BENCH_PROFILE_OUT``.
+LOOP_PROFILER = '''
+import cProfile as _cp, threading as _pth
+from realtime_nb.client import _loop as _ploop
+_prof = _cp.Profile()
+def _prof_watch():
+    on = False
+    while True:
+        want = os.path.exists(BENCH_PROFILE_FLAG)
+        if want != on:
+            _ploop.call_soon(_prof.enable if want else _prof.disable)
+            on = want
+        time.sleep(0.1)
+_pth.Thread(target=_prof_watch, daemon=True, name="bench-profiler").start()
+'''
+
+
+def widget_cells(model: str, dump_path: Path, *, probe: bool = True, settings: str = "",
+                 profile: Path | None = None) -> list[str]:
     """Cell 0 connects (printing the kernel's pid) and shows the widget; cell 1 writes the kernel probe,
-    the widget's kernel-side stats and the kernel's thread names by native id to ``dump_path``."""
-    setup = (KERNEL_PROBE if probe else "import json, os, time\nimport realtime_nb as rt\n") + f'''
+    the widget's kernel-side stats and the kernel's thread names by native id to ``dump_path``. With
+    ``profile`` (a flag file's path), the loop thread is profiled while that file exists
+    (``LOOP_PROFILER``); the stats go to ``<profile>.pstats``."""
+    prof = ""
+    if profile is not None:
+        prof = (f"BENCH_PROFILE_FLAG = {str(profile)!r}\nBENCH_PROFILE_OUT = {str(profile) + '.pstats'!r}\n"
+                + LOOP_PROFILER)
+    setup = (KERNEL_PROBE if probe else "import json, os, time\nimport realtime_nb as rt\n") + prof + f'''
 s = rt.connect(model={model!r})
 w = s.widget
 {settings}
@@ -396,6 +422,10 @@ print(json.dumps({{"pid": os.getpid()}}))
 w
 '''
     dump = f"BENCH_DUMP_PATH = {str(dump_path)!r}\n" + '''
+if "_prof" in globals():
+    _ploop.call_soon(_prof.disable)
+    time.sleep(0.3)
+    _prof.dump_stats(BENCH_PROFILE_OUT)
 with open(BENCH_DUMP_PATH, "w") as f:
     import threading as _th
     json.dump({"kernel": _bench if "_bench" in globals() else None, "stats": w.stats(),
@@ -482,10 +512,12 @@ class WidgetPage:
     """A notebook running ``s = rt.connect(model=...)`` with its widget, in its own browser context."""
 
     def __init__(self, browser: Any, lab: Lab, name: str, model: str, *, probe: bool = True,
-                 settings: str = "", ws_trace: bool = False) -> None:
+                 settings: str = "", ws_trace: bool = False, profile: Path | None = None) -> None:
         self.lab, self.model, self.name = lab, model, name
         self.dump_path = lab.home / f"{Path(name).stem}.dump.json"
-        lab.write_notebook(name, widget_cells(model, self.dump_path, probe=probe, settings=settings))
+        self.profile = profile
+        lab.write_notebook(name, widget_cells(model, self.dump_path, probe=probe, settings=settings,
+                                              profile=profile))
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.grant_permissions(["microphone"], origin=lab.origin)
         self.context.add_init_script(INIT_TRACE)

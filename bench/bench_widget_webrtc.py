@@ -63,10 +63,31 @@ MIC_SEGMENTS = [
 ]
 
 
+def print_profile(kind: str, path: Path, out_dir: str | None) -> None:
+    """The loop thread's profile of ``kind``'s measured windows: the top functions, by own and by
+    cumulative time; the raw stats are kept next to the JSON result."""
+    import pstats
+    import shutil
+
+    if not path.exists():
+        print(f"no profile for {kind} ({path})")
+        return
+    keep = Path(out_dir or Path(__file__).resolve().parent / "results") / f"{NAME}_{kind}.pstats"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, keep)
+    print(f"\n== loop-thread profile, {kind} (kept in {keep}) ==")
+    st = pstats.Stats(str(path))
+    st.sort_stats("tottime").print_stats(25)
+    st.sort_stats("cumulative").print_stats(40)
+
+
 def main() -> int:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--pairs", type=int, default=None, help="webrtc/relay window pairs (default 3; quick 1)")
     p.add_argument("--window-s", type=float, default=None, help="seconds per window (default 20; quick 8)")
+    p.add_argument("--profile", action="store_true",
+                   help="cProfile each kernel's loop thread during the measured windows (a diagnostic: "
+                        "it slows the loop thread, so the CPU figures of such a run are not the real ones)")
     args = p.parse_args()
     pairs = args.pairs or (1 if args.quick else 3)
     window_s = args.window_s or (8.0 if args.quick else 20.0)
@@ -97,7 +118,8 @@ def main() -> int:
                 for kind, model in MODELS.items():
                     settings = f"w.transport = {kind!r}\nw.autostart = False"
                     pages[kind] = WidgetPage(browser, lab, f"widget_{kind}.ipynb", model, probe=False,
-                                             settings=settings)
+                                             settings=settings,
+                                             profile=home / f"profile_{kind}" if args.profile else None)
                 for w in pages.values():
                     w.navigate()
                 for w in pages.values():
@@ -121,9 +143,14 @@ def main() -> int:
                     before = cpu()
                     w.set_mic(True)               # webrtc: the call (offer, answer, replay onto the sideband)
                     time.sleep(1.0)
+                    flag = w.profile if record else None
+                    if flag is not None:
+                        flag.touch()
                     c0, th0, t0, w0 = cpu(), thread_cpu(pids[kind]), now_ms(), time.monotonic()
                     time.sleep(window_s)          # the measured window: the conversation only
                     c1, th1, t1, wall = cpu(), thread_cpu(pids[kind]), now_ms(), time.monotonic() - w0
+                    if flag is not None:
+                        flag.unlink()
                     w.set_mic(False)              # webrtc: the hang-up, and the session back home
                     settle = time.monotonic() + 8.0
                     while rec.inband_active(MODELS[kind]) and time.monotonic() < settle:
@@ -154,6 +181,8 @@ def main() -> int:
                 for kind, w in pages.items():
                     dump = w.dump_kernel()
                     dumps[kind], names[kind] = dump["stats"], dump.get("threads", {})
+                    if w.profile is not None:
+                        print_profile(kind, Path(str(w.profile) + ".pstats"), args.out_dir)
                     w.close()
                 browser.close()
         finally:

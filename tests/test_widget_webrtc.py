@@ -46,9 +46,40 @@ def fb(session):
 
 def test_which_targets_auto_calls():
     assert webrtc_support(Target("wss://api.openai.com/v1", "openai", "k"))[0] is True
-    assert webrtc_support(Target("ws://127.0.0.1:1/v1", "local", "k"))[0] is True   # the dev extra has aiortc
+    # the embedded server answers calls (the dev extra has aiortc), but on 127.0.0.1 only, which a normal
+    # browser does not reach, and inside the kernel: auto keeps the relay
+    supported, reason = webrtc_support(Target("ws://127.0.0.1:1/v1", "local", "k"))
+    assert supported is False and "--allow-loopback-in-peer-connection" in reason and "transport='webrtc'" in reason
     supported, reason = webrtc_support(Target("ws://127.0.0.1:1/v1", "url", "k"))
     assert supported is False and "transport='webrtc'" in reason
+
+
+def test_auto_on_the_embedded_server_is_the_relay_and_webrtc_still_calls_it(monkeypatch):
+    for var in ("REALTIME_NB_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with rt.connect() as s:
+        assert s._client.target.kind == "local"
+        w = RealtimeWidget(s)                                            # transport="auto"
+        fb = FakeBrowser(w)
+        try:
+            info = fb.ready("v1")["transport"]
+            assert info["setting"] == "auto" and info["supported"] is False
+            assert "127.0.0.1" in info["reason"]
+            w.transport = "webrtc"                                       # asked for: the call is made
+            peers: list[Browser] = []
+
+            async def offer() -> str:
+                peers.append(Browser())
+                return await peers[0].offer()
+
+            reply = _request(fb, "v1", "call", sdp=_loop.run_sync(offer(), 10))
+            assert reply["ok"], reply
+            _loop.run_sync(peers[0].accept(reply["result"]["sdp"]), 10)
+            assert "call_id=" + reply["result"]["call_id"] in s.url
+            _request(fb, "v1", "hangup")
+            _loop.run_sync(peers[0].close(), 10)
+        finally:
+            w.close()
 
 
 def test_the_ready_reply_says_which_transport(session, fb):

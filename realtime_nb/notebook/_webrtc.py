@@ -33,9 +33,14 @@ HOME_TIMEOUT_S = 15.0               # back on the session's own connection after
 
 
 def webrtc_support(target: Any) -> tuple[bool, str]:
-    """Whether a target answers WebRTC calls, as far as the kernel can tell, and why not: OpenAI does;
-    the embedded local server does with the ``webrtc`` extra; another URL is unknown (``auto`` keeps
-    the relay there, ``transport="webrtc"`` tries and falls back)."""
+    """Whether ``transport="auto"`` makes a call on this target, and why not.
+
+    OpenAI: yes. The embedded local server: no, although it answers calls (with the ``webrtc`` extra):
+    it listens on 127.0.0.1 only, and a browser offers loopback ICE candidates only when started to
+    (Chromium: ``--allow-loopback-in-peer-connection``), so a normal browser's call could only fail and
+    fall back; and the server runs inside the kernel, so its Opus work would be the kernel's — the relay
+    costs the kernel less there. Another URL is unknown. ``transport="webrtc"`` tries a call anyway (and
+    falls back to the relay when it fails)."""
     host = urlsplit(getattr(target, "base_url", "") or "").hostname or ""
     if host == "api.openai.com" or host.endswith(".openai.com"):
         return True, ""
@@ -44,7 +49,9 @@ def webrtc_support(target: Any) -> tuple[bool, str]:
         if missing:
             return False, (f"the local server needs {' and '.join(missing)} for WebRTC: "
                            "pip install 'realtime-nb[webrtc]'")
-        return True, ""
+        return False, ("the embedded local server answers calls on 127.0.0.1 only, which a browser reaches "
+                       "only when allowed to (Chromium: --allow-loopback-in-peer-connection), and it runs in "
+                       "the kernel, so the relay costs the kernel less (transport='webrtc' makes the call)")
     return False, "the kernel cannot tell whether this server speaks WebRTC (transport='webrtc' tries it)"
 
 
