@@ -438,11 +438,9 @@ def test_speech_started_interrupts_the_owner_and_truncates(slow_session, speech_
         assert "error" not in set(slow_session.events.type)
         with browser.comm.lock:
             sent = [d for d, _ in browser.comm.sent]
-        interrupt = next(i for i, d in enumerate(sent)
-                         if d.get("method") == "custom" and d["content"].get("type") == "interrupt")
-        status = next(i for i, d in enumerate(sent)
-                      if d.get("method") == "update" and d.get("state", {}).get("status") == "user_speaking")
-        assert interrupt < status  # the audio stops first; the status pill (a comm message too) follows
+        assert any(d.get("method") == "custom" and d["content"].get("type") == "interrupt" for d in sent)
+        # the page's pill follows the events themselves: no status trait message, only the interrupt
+        assert not [d for d in sent if d.get("method") == "update" and "status" in d.get("state", {})]
     finally:
         w.close()
 
@@ -595,6 +593,29 @@ def test_tool_calls_and_outputs_are_entries(session, browser):
     assert output["call_id"] == call["call_id"] and "a good day" in output["output"]
     order = [c["order"] for c, _ in browser.comm.custom("update") if "order" in c][-1]
     assert order.index(call["id"]) < order.index(output["id"])
+
+
+def _status_syncs(browser: FakeBrowser) -> list[str]:
+    with browser.comm.lock:
+        return [d["state"]["status"] for d, _ in browser.comm.sent
+                if d.get("method") == "update" and "status" in d.get("state", {})]
+
+
+def test_the_status_trait_follows_each_turn_but_only_closed_goes_to_the_page(server):
+    s = rt.connect(url=server.url)
+    w = RealtimeWidget(s)
+    browser = FakeBrowser(w)
+    browser.ready("v")
+    seen: list[str] = []
+    w.observe(lambda change: seen.append(change["new"]), names="status")
+    s.say("Hello there")
+    wait_for(lambda: w.status == "listening" and "speaking" in seen, 10)
+    assert "thinking" in seen and _status_syncs(browser) == []      # the pill is the page's own (status.js)
+    assert w.get_state("status") == {"status": "listening"}           # what a new view gets with the state
+    s.close()
+    wait_for(lambda: w.status == "closed", 5)
+    assert _status_syncs(browser) == ["closed"]                     # the page ends its views on it
+    w.close()
 
 
 def test_closing_the_session_shows_closed(server):

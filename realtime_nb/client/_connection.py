@@ -118,6 +118,8 @@ class Client(ResponseRoutes, HandlerTable, Resilience):
         self._expired: Event | None = None
         self._last_error: Event | None = None
         self._done_anomaly: str | None = None        # what the reducer noted about the last response.done
+        # the last received event and its event-log row, for handlers that index by row (the widget's log)
+        self.last_received: tuple[int, dict[str, Any]] | None = None
         self._tag: str | None = None                 # our tag, taken out of the response event being routed
         self._reader: asyncio.Task[None] | None = None
         self._session_ready: asyncio.Future[None] = self.loop.create_future()
@@ -363,7 +365,7 @@ class Client(ResponseRoutes, HandlerTable, Resilience):
         self.state.apply(event, now=t, pcm=pcm, take_pcm=True)  # the state keeps the decoded array itself
         if etype == "response.done":
             self._done_anomaly = self.state.anomalies[-1] if len(self.state.anomalies) > noted else None
-        self.log.record(t, "received", event, len(frame))
+        self.last_received = (self.log.record(t, "received", event, len(frame)), event)
         rid = event.get("response_id")
         if rid is None and (etype == "response.created" or etype == "response.done"):
             obj = event.get("response")

@@ -77,8 +77,9 @@ class Updates(BridgeBase):
         self.deleted: set[str] = set()
         self.order_changed = False
         self.log_pos = len(self.client.log)
-        # payloads of the last received events by log index (audio elided), for the event log's rows
+        # the last received events by log index (audio elided when asked for), for the event log's rows
         self.payloads: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.payloads_max = 4 * int(widget.event_log_size)   # read again when reached
         self.flush_handle: asyncio.TimerHandle | None = None   # the fallback timer of a wanted flush
         self.flush_due: float | None = None      # when the pending update may go (None: nothing wanted)
         self.flush_soon = False                  # a flush is queued for the end of this wakeup
@@ -148,17 +149,34 @@ class Updates(BridgeBase):
             self.send(msg)
 
     def keep_payload(self, event: dict[str, Any]) -> None:
-        """Remember a received event (audio elided) under its event-log index: the log just recorded it,
-        and only what the session sent may have come after it (replies sent by the client's routing)."""
-        log = self.client.log
-        n = len(log)
-        etype = event.get("type")
-        for k, row in enumerate(reversed(log.rows_since(max(0, n - 4)))):
-            if row.direction == "received" and row.type == etype:
-                self.payloads[n - 1 - k] = elide_audio(event)
-                break
-        while len(self.payloads) > 4 * int(self.widget.event_log_size):
-            self.payloads.popitem(last=False)
+        """Remember a received event under its event-log index, as it is (its audio is elided when a view
+        asks for it, ``payload``): the client says which row it just logged for this very event; else
+        (a client without ``last_received``) the row is looked for among the last few, as only what the
+        session sent may have come after it (replies sent by the client's routing)."""
+        last = getattr(self.client, "last_received", None)
+        if last is not None and last[1] is event:
+            self.payloads[last[0]] = event
+        else:
+            log = self.client.log
+            n = len(log)
+            etype = event.get("type")
+            for k, row in enumerate(reversed(log.rows_since(max(0, n - 4)))):
+                if row.direction == "received" and row.type == etype:
+                    self.payloads[n - 1 - k] = event
+                    break
+        if len(self.payloads) > self.payloads_max:
+            while len(self.payloads) > self.payloads_max:
+                self.payloads.popitem(last=False)
+            self.payloads_max = 4 * int(self.widget.event_log_size)
+
+    def payload(self, index: Any) -> dict[str, Any] | None:
+        """An event-log row's event for a person to read (audio elided), if the bridge still has it."""
+        if not isinstance(index, int):
+            return None
+        kept = self.payloads.get(index)
+        if kept is not None:
+            return elide_audio(kept)  # type: ignore[no-any-return]
+        return self.client.sent_copies.get(index)  # type: ignore[no-any-return]
 
     def snapshot(self) -> dict[str, Any]:
         state = self.client.state

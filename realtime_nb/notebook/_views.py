@@ -42,9 +42,7 @@ class Views(CallSignalling):
             if content.get("id") is not None:
                 self.reply(view, content.get("id"), {"closed": self.session.closed})
         elif mtype == "event":  # the event log's row was clicked: its payload, if the kernel has it
-            index = content.get("index")
-            kept = (self.payloads.get(index) or self.client.sent_copies.get(index)) if isinstance(index, int) else None
-            self.reply(view, content.get("id"), kept)
+            self.reply(view, content.get("id"), self.payload(content.get("index")))
         elif mtype == "reconnect":
             self.loop.create_task(self.on_reconnect(view, content.get("id")))
         elif mtype == "call":  # the owner's WebRTC offer (_webrtc)

@@ -156,6 +156,18 @@ class RealtimeWidget(anywidget.AnyWidget):
     def session(self) -> Session:
         return self._session
 
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # ``status`` follows the session on every turn (w.status), but the page draws its pill from the
+        # events themselves (js/status.js) and reads the trait only for "closed": a trait update is a comm
+        # message through the kernel's IOPub thread, so only the changes to and from "closed" go out (a
+        # new view gets the current value with the widget's state, as before)
+        if key == "status" and "closed" not in (value, getattr(self, "_synced_status", "")):
+            return False
+        send = bool(super()._should_send_property(key, value))
+        if send and key == "status":
+            self._synced_status = value
+        return send
+
     # -- browser → kernel: copy and hand off, nothing else (any thread) --------------------------
     def _on_custom(self, _widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
