@@ -1,4 +1,5 @@
-"""Keep the real-browser benchmark scripts working (relay latency, barge-in, kernel CPU): each runs with
+"""Keep the real-browser benchmark scripts working (relay latency, barge-in, kernel CPU, the widget on webrtc
+vs the relay: its kernel CPU, mouth to ear and barge-in silence): each runs with
 ``--quick`` (Chromium + JupyterLab + the local server, under a minute) and must exit 0 and write its JSON
 with the expected keys. No timing is asserted here; the benchmarks report, tests don't time.
 
@@ -32,6 +33,9 @@ SCRIPTS = {
     "bench_kernel_cpu": {"config", "nodelay_extension", "windows", "kernel_cpu_ms_per_s", "threads_ms_per_s",
                          "kernel_messages_per_s", "loop_wakeups_per_s", "floors_ms_per_s", "ratios", "goal",
                          "meets_goal"},
+    "bench_widget_webrtc": {"config", "windows", "kernel_cpu_ms_per_s", "idle_kernel_cpu_ms_per_s", "start_end_cpu_ms",
+                            "threads_ms_per_s", "through_the_kernel", "relay_vs_webrtc", "goal", "meets_goal"},
+    "bench_widget_latency": {"config", "windows", "results", "webrtc_vs_relay", "tap_errors"},
 }
 
 
@@ -67,3 +71,6 @@ def test_browser_bench_quick_run_writes_its_json(name: str, tmp_path: Path, brow
     missing = SCRIPTS[name] - set(data)
     assert not missing, f"{name} JSON lacks {missing}"
     assert data["config"]["quick"] is True
+    if name == "bench_widget_latency":  # the page's level taps heard the mic and the voice on both transports
+        assert data["tap_errors"] == [] and all(w["level_rows"] > 0 for w in data["windows"]), data["windows"]
+        assert {w["kind"] for w in data["windows"]} == {"webrtc", "relay"}

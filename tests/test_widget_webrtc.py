@@ -198,3 +198,29 @@ def test_closing_the_session_hangs_the_call_up(server):
         _loop.run_sync(peers[0].close(), 10)
     finally:
         w.close()
+
+
+def test_a_spoken_turn_on_a_call_shows_its_latency_from_the_calls_first_audio(session, fb, speech_wav):
+    fb.ready("v1")
+    peers: list[Browser] = []
+
+    async def offer() -> str:
+        peers.append(Browser())
+        return await peers[0].offer()
+
+    reply = _request(fb, "v1", "call", sdp=_loop.run_sync(offer(), 10))
+    assert reply["ok"], reply
+    _loop.run_sync(peers[0].accept(reply["result"]["sdp"]), 10)
+    pcm, _truth = speech_wav
+    peers[0].mic.say(pcm)                                  # on the call's track: nothing through the kernel
+    started = _loop.run_sync(peers[0].until("output_audio_buffer.started", timeout=30), 35)
+
+    def latency() -> list[Any]:
+        return [e["latency_ms"] for c, _ in fb.comm.custom("update") for e in c.get("entries", [])
+                if e.get("response_id") == started["response_id"] and "latency_ms" in e]
+
+    # speech end (the sideband's speech_stopped) -> the call's first audio out (output_audio_buffer.started)
+    assert wait_for(latency, 10)[-1] > 0
+    assert fb.w.stats()["audio_messages"] == 0
+    _request(fb, "v1", "hangup")
+    _loop.run_sync(peers[0].close(), 10)

@@ -229,6 +229,11 @@ class Bridge(Views):
             if isinstance(resp.get("id"), str) and in_band:  # the reply to that speech
                 self.turn_start[resp["id"]] = self.speech_stopped_at
                 self.speech_stopped_at = None
+        elif etype == "output_audio_buffer.started" and isinstance(rid, str):  # a call's first audio out
+            start = self.turn_start.pop(rid, None)   # (on a call no audio reaches the kernel: on_audio)
+            if start is not None:
+                self.latency[rid] = self.loop.time() - start
+                self.dirty.update(i for i, r in self.item_response.items() if r == rid)
         if etype == "conversation.item.deleted" and iid is not None:
             self.deleted.add(iid)
         elif etype == "response.output_audio.done" and iid is not None:
