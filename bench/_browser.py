@@ -968,7 +968,10 @@ LEVEL_TAP_INIT = r"""(() => {
   if (window.__rtnb_levels) return;
   const rows = (window.__rtnb_levels = []);
   const src = `class BenchTap extends AudioWorkletProcessor {
-    constructor() { super(); this.n = 0; this.sum = 0; this.block = Math.round(sampleRate / 100); this.out = []; this.at = 0; }
+    constructor() {
+      super();
+      this.n = 0; this.sum = 0; this.block = Math.round(sampleRate / 100); this.out = []; this.at = 0;
+    }
     process(inputs) {
       const ch = inputs[0] && inputs[0][0];
       if (!ch) return true;
@@ -1009,7 +1012,7 @@ LEVEL_TAP_INIT = r"""(() => {
   const gum = md.getUserMedia.bind(md);
   md.getUserMedia = async (c) => {
     const stream = await gum(c);
-    if (stream.getAudioTracks().length) tapStream(new MediaStream(stream.getAudioTracks().map((t) => t.clone())), "mic");
+    if (stream.getAudioTracks().length) tapStream(stream, "mic");  // stops with the widget's own tracks
     return stream;
   };
   const PC = window.RTCPeerConnection;
@@ -1017,7 +1020,9 @@ LEVEL_TAP_INIT = r"""(() => {
     window.RTCPeerConnection = class extends PC {
       constructor(...a) {
         super(...a);
-        this.addEventListener("track", (e) => { if (e.track.kind === "audio") tapStream(new MediaStream([e.track]), "voice"); });
+        this.addEventListener("track", (e) => {
+          if (e.track.kind === "audio") tapStream(new MediaStream([e.track]), "voice");
+        });
       }
     };
   }

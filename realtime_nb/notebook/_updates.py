@@ -175,8 +175,9 @@ class Updates(BridgeBase):
             return None
         kept = self.payloads.get(index)
         if kept is not None:
-            return elide_audio(kept)  # type: ignore[no-any-return]
-        return self.client.sent_copies.get(index)  # type: ignore[no-any-return]
+            elided: dict[str, Any] = elide_audio(kept)
+            return elided
+        return self.client.sent_copies.get(index)
 
     def snapshot(self) -> dict[str, Any]:
         state = self.client.state
