@@ -59,8 +59,6 @@ __all__ = [
 ]
 
 Obj = dict[str, Any]
-Path = tuple[str, ...]
-Convert = Callable[[Any], Any]
 
 # -- event names -----------------------------------------------------------------------------------
 
