@@ -53,6 +53,14 @@ assert s.items.loc[s.items.item_id == assistant, "truncated_at_ms"].iloc[0] == 4
 assert s.items.loc[s.items.item_id == assistant, "audio_ms"].iloc[0] == 400
 assert (s.events.type == "error").sum() == 0
 """,
+    "07_transcription.ipynb": """
+text = " ".join(rows.text).lower()
+assert "budget report" in text and "before lunch" in text, text
+assert (rows.status == "completed").all() and rows.start_ms.is_monotonic_increasing
+assert len(manual) == 3 and (manual.status == "completed").all(), manual
+assert "laptop" in manual.text.iloc[1].lower(), manual.text.iloc[1]
+assert captions.closed
+""",
     "06_local_server.ipynb": """
 assert server._server is None  # stopped by the last cell
 """,
