@@ -987,12 +987,20 @@ LEVEL_TAP_INIT = r"""(() => {
   registerProcessor("rtnb-bench-tap", BenchTap);`;
   const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
   const loaded = new WeakMap();
+  const tapped = new WeakSet();  // a node connected again (the player, at each start) keeps its one tap
   const origConnect = AudioNode.prototype.connect;
-  function tapNode(ctx, node, label) {
+  function tapNode(ctx, node, label, live = () => true) {
+    if (tapped.has(node)) return;
+    tapped.add(node);
     if (!loaded.has(ctx)) loaded.set(ctx, ctx.audioWorklet.addModule(url));
     loaded.get(ctx).then(() => {
       const tap = new AudioWorkletNode(ctx, "rtnb-bench-tap", { numberOfInputs: 1, numberOfOutputs: 0 });
       tap.port.onmessage = (e) => {
+        if (!live()) {  // its stream's tracks were stopped (the mic off, the call over): the tap goes
+          tap.port.onmessage = null;
+          node.disconnect(tap);
+          return;
+        }
         const ts = ctx.getOutputTimestamp();
         const base = performance.timeOrigin + (ts.performanceTime || performance.now());
         const c0 = ts.contextTime ?? ctx.currentTime;
@@ -1006,7 +1014,8 @@ LEVEL_TAP_INIT = r"""(() => {
   function tapStream(stream, label) {
     tapCtx ??= new AudioContext({ latencyHint: "interactive" });
     tapCtx.resume();
-    tapNode(tapCtx, tapCtx.createMediaStreamSource(stream), label);
+    tapNode(tapCtx, tapCtx.createMediaStreamSource(stream), label,
+            () => stream.getAudioTracks().some((t) => t.readyState === "live"));
   }
   const md = navigator.mediaDevices;
   const gum = md.getUserMedia.bind(md);
