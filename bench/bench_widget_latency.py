@@ -106,6 +106,7 @@ def main() -> int:
     mic = make_mic(home / "mic.wav", MIC_SEGMENTS)
     windows: list[dict[str, Any]] = []
     errors: list[Any] = []
+    players: dict[str, Any] = {}
     with LocalServer(port=0, pace="realtime") as server:
         lab = make_lab(home / "lab", server.url)
         start_labs([lab])
@@ -155,7 +156,9 @@ def main() -> int:
                 for i in range(pairs):
                     for kind in (("webrtc", "relay") if i % 2 == 0 else ("relay", "webrtc")):
                         window(kind)
-                for w in pages.values():
+                for kind, w in pages.items():  # the relay's player: its adaptive pre-buffer and underruns
+                    stats = w.dump_kernel()["stats"]
+                    players[kind] = {k: stats.get(k) for k in ("underruns", "prebuffer_ms", "calls", "audio_messages")}
                     w.close()
                 browser.close()
         finally:
@@ -172,6 +175,7 @@ def main() -> int:
             r["barge_in_silence_ms"]["median"], r["barge_in_silence_ms"]["p99"], r["barge_in_silence_ms"]["max"]]
            for k, r in res.items()],
           title=f"The real widget, {pairs} pair(s) of {window_s:g} s windows (page clocks; levels > {args.threshold})")
+    print(f"at the end, the widgets' kernel-side counters: {players}")
     if errors:
         print(f"tap errors: {errors[:3]}")
     write_result(NAME, {
@@ -182,6 +186,7 @@ def main() -> int:
         "webrtc_vs_relay": {m: ratio(res["webrtc"][m]["median"], res["relay"][m]["median"])
                             for m in ("mouth_to_ear_ms", "barge_in_silence_ms")},
         "tap_errors": errors[:10],
+        "players": players,
     }, args.out_dir)
     tmp.cleanup()
     return 0
