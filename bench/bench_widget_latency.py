@@ -9,7 +9,7 @@ runs with ``--allow-loopback-in-peer-connection`` and a fake mic that loops: a q
 enough for the reply; a question, then another utterance 1.4 s after it ends, over the reply (a
 barge-in), then a pause.
 
-**Measured in the page**, with the same taps for both transports (``_browser.LEVEL_TAP_INIT``): the level
+**Measured in the page**, with the same taps for both transports (``_levels.LEVEL_TAP_INIT``): the level
 of every 10 ms of the microphone stream the widget gets (getUserMedia), and of the model's voice as the
 page plays it — on webrtc the call's remote track (after the browser's jitter buffer), on the relay what
 the widget's player worklet hands to the speaker. Both are stamped with their AudioContext's output clock
@@ -38,18 +38,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _browser import (
-    CHROMIUM,
-    DRAIN_LEVELS_JS,
-    LEVEL_TAP_INIT,
-    WidgetPage,
-    level_runs,
-    make_lab,
-    make_mic,
-    missing,
-    start_labs,
-)
+from _browser import CHROMIUM, WidgetPage, make_lab, make_mic, missing, start_labs
 from _common import parser, ratio, summary, table, write_result
+from _levels import DRAIN_LEVELS_JS, LEVEL_TAP_INIT, level_runs
 from labharness import chromium_args
 
 NAME = "bench_widget_latency"
