@@ -16,8 +16,8 @@ Reported: underruns per minute of audio played and the median pre-buffer (time-w
 and how the server kept time: per reply, its delivery rate (audio seconds per wall second between the
 first and last delta) and how far the last delta arrived behind its real-time due time (``lag``: a
 pacing that drifts grows it with the reply's length). Goal: 0 underruns per minute at <= 150 ms median
-pre-buffer. Not covered: the kernel -> browser hop and the browser's own scheduling (bench_relay.py
-measures those).
+pre-buffer. Not covered: the kernel -> browser hop and the browser's own scheduling
+(``bench_jitter_browser.py`` plays the replies through the real widget in JupyterLab + Chromium).
 
     python bench/bench_jitter.py                  # ~90 s of audio
     python bench/bench_jitter.py --quick          # ~15 s
