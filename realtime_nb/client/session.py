@@ -452,11 +452,10 @@ def _connect_for(intent: str, model: str | None, url: str | None, api_key: str |
     if unknown:
         raise TypeError(f"connect(intent='transcription') takes rt.transcribe's arguments "
                         f"({', '.join(_TRANSCRIBE_KWARGS)}), not {unknown}")
-    from .transcribe import transcribe  # transcribe.py builds on this module
-
     if model is not None:
         kwargs = {**kwargs, "model": model}
-    return transcribe(url=url, api_key=api_key, timeout=timeout, **kwargs)
+    session: Session = _hooks.transcribe(url=url, api_key=api_key, timeout=timeout, **kwargs)
+    return session
 
 
 async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
