@@ -34,12 +34,17 @@ def test_bench_asr_quick(tmp_path):
 def test_bench_asr_compares_decode_options_and_restores_the_servers(tmp_path):
     from realtime_nb.server import whisper
 
-    before = dict(whisper.DECODE)
-    data = bench("bench_asr").main(["--quick", "--backends", "whisper", "--variants", "default,greedy",
-                                    "--out-dir", str(tmp_path)])
-    assert set(data["results"]) == {"whisper:default/bench", "whisper:greedy/bench"}
-    assert data["config"]["variants"] == {"default": {}, "greedy": {"beam_size": 1}}
-    assert whisper.DECODE == before  # the server's own decodes are untouched afterwards
+    before = dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S
+    loaded = stt.recognizer()
+    data = bench("bench_asr").main(["--quick", "--backends", "whisper", "--variants",
+                                    "default,greedy,window30,threads2", "--out-dir", str(tmp_path)])
+    assert set(data["results"]) == {f"whisper:{v}/bench" for v in ("default", "greedy", "window30", "threads2")}
+    assert data["config"]["variants"]["greedy"] == {"beam_size": 1}
+    # the server's own decodes are untouched afterwards: options, model settings, window
+    assert (dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S) == before
+    got = stt.recognizer()
+    assert isinstance(got, whisper.WhisperRecognizer)
+    assert got is not loaded  # loaded again with the default settings after threads2
     with pytest.raises(SystemExit, match="unknown variants"):
         bench("bench_asr").main(["--quick", "--variants", "beam99"])
 

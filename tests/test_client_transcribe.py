@@ -81,3 +81,38 @@ def test_a_bad_file_is_a_clear_error_and_the_session_stays_usable(server, tmp_pa
         with pytest.raises(ValueError, match=r"bad\.ogg"):
             s.send_audio(path)
         assert list(s.send_audio(np.zeros(24000, np.int16))["status"]) == ["completed"]
+
+
+def test_connect_with_the_transcription_intent_is_transcribe(server, two_turns):
+    pcm, _ = two_turns
+    first = pcm[: len(pcm) // 2]
+    with rt.transcribe(url=server.url, turn_detection=None, language="en", prompt="kitchen") as t:
+        expected = t.send_audio(first)["text"][0]
+    with rt.connect("whisper-1", intent="transcription", url=server.url, turn_detection=None, language="en",
+                    prompt="kitchen") as s:
+        assert isinstance(s, rt.TranscriptionSession)
+        assert "intent=transcription" in s.url and "model=" not in s.url
+        transcription = s.config["audio"]["input"]["transcription"]
+        assert transcription["model"] == "whisper-1" and transcription["language"] == "en"
+        assert transcription["prompt"] == "kitchen"
+        assert s.config["audio"]["input"]["turn_detection"] is None
+        rows = s.send_audio(first)
+        assert list(rows["status"]) == ["completed"] and rows["text"][0] == expected
+        assert "kitchen" in expected.lower()
+        assert s.responses.empty
+
+
+def test_connect_with_the_transcription_intent_and_a_source_transcribes_it(server, two_turns):
+    pcm, _ = two_turns
+    with rt.connect(intent="transcription", url=server.url, source=pcm) as s:
+        assert len(s.transcripts) == 2
+        assert "kitchen" in s.text.lower() and "pizza" in s.text.lower()
+
+
+def test_connect_with_another_intent_or_conversation_fields_is_refused(server):
+    with pytest.raises(ValueError, match="intent must be 'transcription'"):
+        rt.connect(intent="conversation", url=server.url)
+    with pytest.raises(TypeError, match=r"\['voice'\]"):
+        rt.connect(intent="transcription", url=server.url, voice="marin")
+    with pytest.raises(TypeError, match="call_id"):
+        rt.connect(intent="transcription", url=server.url, call_id="rtc_123")

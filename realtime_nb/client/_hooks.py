@@ -6,7 +6,9 @@
 - ``start_local_server()`` starts an embedded local server and returns it (an object with ``.url`` and
   ``.stop()``); ``rt.connect()`` uses it when no URL and no key are given;
 - ``widget_for(session)`` returns the session's notebook widget (``Session.widget``);
-- ``in_kernel()`` tells whether a widget can be shown (a Jupyter kernel, not a terminal).
+- ``in_kernel()`` tells whether a widget can be shown (a Jupyter kernel, not a terminal);
+- ``transcribe(...)`` is ``client.transcribe.transcribe``, set by that module itself: ``connect(intent=
+  "transcription")`` calls it (``transcribe`` builds on ``session``, which cannot import it back).
 """
 
 from __future__ import annotations
@@ -32,3 +34,4 @@ def _missing(what: str) -> Callable[..., Any]:
 start_local_server: Callable[[], EmbeddedServer] = _missing("the embedded local server")
 widget_for: Callable[[Any], Any] = _missing("the notebook widget")
 in_kernel: Callable[[], bool] = lambda: False  # noqa: E731
+transcribe: Callable[..., Any] = _missing("rt.transcribe")

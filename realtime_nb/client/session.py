@@ -395,8 +395,14 @@ async def _open(target: _target.Target, model: str, session: dict[str, Any] | No
 
 
 def connect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,
-            timeout: float = 20.0, call_id: str | None = None, **session_fields: Any) -> Session:
+            timeout: float = 20.0, call_id: str | None = None, intent: str | None = None,
+            **session_fields: Any) -> Session:
     """Open a Realtime session; returns once ``session.created`` (and ``session.updated``) arrived.
+
+    ``intent="transcription"``: a transcription session instead of a conversation, exactly as
+    ``rt.transcribe(...)`` opens it (a ``TranscriptionSession``; ``model`` is then the transcription model,
+    and the keyword arguments are ``rt.transcribe``'s: ``source``, ``language``, ``prompt``,
+    ``turn_detection``, ``logprobs``).
 
     Target: ``url`` > ``REALTIME_NB_URL`` > OpenAI GA (``api_key`` or ``OPENAI_API_KEY``) > an embedded
     local server (offline, started on demand). ``model`` defaults to ``REALTIME_NB_MODEL``, else
@@ -415,7 +421,10 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
     session limit).
 
     >>> s = rt.connect(url="ws://127.0.0.1:8765/v1", voice="marin", instructions="Be brief.")  # doctest: +SKIP
+    >>> t = rt.connect(intent="transcription", language="en")  # doctest: +SKIP
     """
+    if intent is not None:
+        return _connect_for(intent, model, url, api_key, timeout, call_id, session_fields)
     target, model, session, options = _prepare(model, url, api_key, session_fields)
     uses_local = target.kind == "local"
     if uses_local:
@@ -427,6 +436,26 @@ def connect(model: str | None = None, *, url: str | None = None, api_key: str | 
             _target.release_local()
         raise
     return Session(client, uses_local=uses_local)
+
+
+_TRANSCRIBE_KWARGS = ("source", "language", "prompt", "turn_detection", "logprobs")
+
+
+def _connect_for(intent: str, model: str | None, url: str | None, api_key: str | None, timeout: float,
+                 call_id: str | None, kwargs: dict[str, Any]) -> Session:
+    """``connect(intent=…)``: only ``"transcription"``, which is ``rt.transcribe`` under another name."""
+    if intent != "transcription":
+        raise ValueError(f"intent must be 'transcription' (or None for a conversation), not {intent!r}")
+    if call_id is not None:
+        raise TypeError("connect(intent='transcription') cannot attach to a WebRTC call (call_id)")
+    unknown = sorted(k for k in kwargs if k not in _TRANSCRIBE_KWARGS)
+    if unknown:
+        raise TypeError(f"connect(intent='transcription') takes rt.transcribe's arguments "
+                        f"({', '.join(_TRANSCRIBE_KWARGS)}), not {unknown}")
+    if model is not None:
+        kwargs = {**kwargs, "model": model}
+    session: Session = _hooks.transcribe(url=url, api_key=api_key, timeout=timeout, **kwargs)
+    return session
 
 
 async def aconnect(model: str | None = None, *, url: str | None = None, api_key: str | None = None,

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from ..errors import RealtimeError
-from . import _audio_in, _loop, _ops, _target
+from . import _audio_in, _hooks, _loop, _ops, _target
 from ._connection import Client
 from .session import Session
 
@@ -260,3 +260,6 @@ def transcribe(source: Any = None, *, url: str | None = None, api_key: str | Non
             s.close()
             raise
     return s
+
+
+_hooks.transcribe = transcribe  # rt.connect(intent="transcription")

@@ -15,7 +15,9 @@
 a worker thread does not stall the server's event loop (``bench/bench_stt_stall.py`` measures it).
 Decodes are serialized by one lock per model (one model copy in memory, first come first served) and
 use ``CPU_THREADS`` threads, leaving the other cores to the loop and the other sessions. Segments are
-handed to ``on_segment`` as faster-whisper yields them, so transcript deltas stream.
+handed to ``on_segment`` as faster-whisper yields them, so transcript deltas stream. The encoder sees
+each 30 s window cut after its content plus 1 s, to no less than ``WINDOW_S`` (10 s): a 2 s utterance
+costs a third of what the full window costs, with the same words (``bench/bench_asr.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ DEFAULT_HUB_MODEL = "tiny.en"
 CPU_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 """CTranslate2 threads per decode: half the cores (1 on a 2-core machine), so a decode never takes every
 core from the event loop and the other sessions."""
+WINDOW_S: float | None = 10.0
+"""The shortest audio window the encoder sees (seconds; ``None``: always Whisper's full 30 s).
+
+faster-whisper pads every window to 30 s of Mel frames, and encoding them is most of a short clip's
+decode. CTranslate2 (since 3.19) encodes shorter inputs, so each window is cut after its content plus
+1 s of padding, to no less than ``WINDOW_S``: same words, a fraction of the time (``bench/bench_asr.py
+--variants default,window30``). Much shorter windows make tiny.en hallucinate (it was trained on 30 s)."""
+_TAIL_FRAMES = 100  # 1 s of padding kept after the content
+MODEL: dict[str, Any] = {"compute_type": "int8", "cpu_threads": CPU_THREADS}
+"""How the model is loaded (CTranslate2 compute type and threads); ``bench_asr.py --variants`` tries others."""
 BEAM_SIZE = 5
 DECODE: dict[str, Any] = {
     "beam_size": BEAM_SIZE,
@@ -178,18 +190,45 @@ class Segment:
     words: list[tuple[str, float]] | None = None  # (word, probability) when logprobs were asked for
 
 
+def window(features: np.ndarray, min_frames: int) -> np.ndarray:
+    """``features`` (Mel frames, padded with zero frames to 30 s) cut after the content plus 1 s, to at least
+    ``min_frames`` frames. The padding is recognised as trailing all-zero frames (a Mel frame of real audio,
+    even of digital silence, is never all zeros after Whisper's normalisation)."""
+    frames = features.shape[-1]
+    used = np.flatnonzero(np.any(features != 0, axis=tuple(range(features.ndim - 1))))
+    keep = min(frames, max(min_frames, (int(used[-1]) + 1 if used.size else 0) + _TAIL_FRAMES))
+    return features if keep == frames else np.ascontiguousarray(features[..., :keep])
+
+
+_model_class: Any = None
+
+
+def _windowed_model() -> Any:
+    """faster-whisper's ``WhisperModel`` with ``encode`` seeing ``window`` of each 30 s window."""
+    global _model_class
+    if _model_class is None:
+        from faster_whisper import WhisperModel  # optional dependency (the speech extra)
+
+        class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
+            def encode(self, features: np.ndarray) -> Any:
+                if WINDOW_S is not None:
+                    features = window(features, round(WINDOW_S * RATE / self.feature_extractor.hop_length))
+                return super().encode(features)
+
+        _model_class = WindowedWhisperModel
+    return _model_class
+
+
 class WhisperRecognizer:
     """One loaded faster-whisper model; ``transcribe`` is blocking and thread-safe (decodes are serialized)."""
 
     name = "whisper"
 
     def __init__(self, choice: ModelChoice) -> None:
-        from faster_whisper import WhisperModel  # optional dependency (the speech extra)
-
         path = choice.path if choice.path is not None else download(choice.name)
         self.choice = choice
         self.model_path = path
-        self._model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=CPU_THREADS, num_workers=1)
+        self._model = _windowed_model()(path, device="cpu", num_workers=1, **MODEL)
         self.multilingual = bool(getattr(self._model, "is_multilingual", False))
         self._lock = threading.Lock()
 
