@@ -219,7 +219,7 @@ def human_set() -> list[tuple[str, np.ndarray, str]]:
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},                                      # whisper.DECODE, MODEL and WINDOW_S as the server uses them
-    "window30": {"window_s": None},                     # every window encoded as 30 s (the default until 0.x)
+    "window20": {"window_s": 20.0},                     # windows cut after their content, to at least 20 s
     "window10": {"window_s": 10.0},
     "float32": {"compute_type": "float32"},             # the int8 weights dequantized at load
     "threads2": {"cpu_threads": 2},                     # both cores of this machine for one decode

@@ -15,9 +15,9 @@
 a worker thread does not stall the server's event loop (``bench/bench_stt_stall.py`` measures it).
 Decodes are serialized by one lock per model (one model copy in memory, first come first served) and
 use ``CPU_THREADS`` threads, leaving the other cores to the loop and the other sessions. Segments are
-handed to ``on_segment`` as faster-whisper yields them, so transcript deltas stream. The encoder sees
-each 30 s window cut after its content plus 1 s, to no less than ``WINDOW_S`` (20 s): a 2 s utterance
-costs less than half of what the full window costs, with the same words (``bench/bench_asr.py``).
+handed to ``on_segment`` as faster-whisper yields them, so transcript deltas stream. With ``WINDOW_S`` set
+(off by default), the encoder sees each 30 s window cut after its content plus 1 s, to no less than that:
+faster for short utterances, at a cost in words (``bench/bench_asr.py --variants``).
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ DEFAULT_HUB_MODEL = "tiny.en"
 CPU_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 """CTranslate2 threads per decode: half the cores (1 on a 2-core machine), so a decode never takes every
 core from the event loop and the other sessions."""
-WINDOW_S: float | None = 20.0
+WINDOW_S: float | None = None
 """The shortest audio window the encoder sees (seconds; ``None``: always Whisper's full 30 s).
 
 faster-whisper pads every window to 30 s of Mel frames, and encoding them is most of a short clip's
 decode. CTranslate2 (since 3.19) encodes shorter inputs, so each window is cut after its content plus
-1 s of padding, to no less than ``WINDOW_S``: same words, a fraction of the time (``bench/bench_asr.py
---variants default,window10,window30``). 10 s windows lost words the full one had; much shorter ones make
-tiny.en hallucinate (it was trained on 30 s)."""
+1 s of padding, to no less than ``WINDOW_S``: a fraction of the time, about the same WER on average
+(``bench/bench_asr.py --variants default,window20,window10``). Off by default: 10 s and 20 s windows lost
+words the full one had; much shorter ones make tiny.en hallucinate (it was trained on 30 s)."""
 _TAIL_FRAMES = 100  # 1 s of padding kept after the content
 MODEL: dict[str, Any] = {"compute_type": "int8", "cpu_threads": CPU_THREADS}
 """How the model is loaded (CTranslate2 compute type and threads); ``bench_asr.py --variants`` tries others."""
