@@ -25,7 +25,9 @@ home"), so it was left as it is. The real-time factor is decode seconds / audio 
 WER ≤ 0.05 human, ≤ 0.15 bench set, RTF ≤ 0.25.
 
 Decode options: ``--variants default,greedy,…`` measures Whisper with each set of faster-whisper options in
-``VARIANTS`` (on top of ``whisper.DECODE``), on the same clips in the same run, as backends ``whisper:<name>``.
+``VARIANTS`` (on top of ``whisper.DECODE``), on the same clips in the same run, as backends ``whisper:<name>``;
+the ``en*`` variants give the language, as a session's ``transcription.language`` does. Another model:
+``REALTIME_NB_STT_MODEL=<dir>`` (Whisper base: docs/speech.md).
 
 Run: ``python bench/bench_asr.py [--setup] [--quick] [--limit N] [--backends whisper,pocketsphinx] [--variants …]``.
 Prints tables,
@@ -230,6 +232,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "greedy_no_timestamps": {"beam_size": 1, "without_timestamps": True},
     "no_fallback": {"temperature": 0.0},                 # no re-decoding at higher temperatures
     "beam3_no_timestamps": {"beam_size": 3, "without_timestamps": True},
+    "en": {"language": "en"},                           # the language given, as a session's transcription.language
+    "en_window20": {"language": "en", "window_s": 20.0},
+    "en_window10": {"language": "en", "window_s": 10.0},
 }
 """Whisper settings tried against the default (``--variants``): ``window_s`` replaces ``whisper.WINDOW_S``,
 ``compute_type`` / ``cpu_threads`` go to ``whisper.MODEL`` (the model is loaded again), the rest are
@@ -243,13 +248,14 @@ def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict
     saved = dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S
     loading = {k: options.pop(k) for k in list(options) if k in whisper.MODEL}
     whisper.WINDOW_S = options.pop("window_s", whisper.WINDOW_S)
+    language = options.pop("language", None)
     whisper.DECODE.update(options)
     whisper.MODEL.update(loading)
     if loading:
         stt.forget()
     try:
         stt.transcribe(make_utterance([("speech", "warm up")])[0], model=model)  # load outside the timings
-        return _measure(backend, model, clips)
+        return _measure(backend, model, clips, language)
     finally:
         whisper.DECODE.clear()
         whisper.DECODE.update(saved[0])
@@ -260,11 +266,12 @@ def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict
             stt.forget()
 
 
-def _measure(backend: str, model: str | None, clips: list[tuple[str, np.ndarray, str]]) -> list[dict[str, Any]]:
+def _measure(backend: str, model: str | None, clips: list[tuple[str, np.ndarray, str]],
+             language: str | None = None) -> list[dict[str, Any]]:
     rows = []
     for key, pcm, text in clips:
         t0 = time.perf_counter()
-        hyp = stt.transcribe(pcm, model=model)
+        hyp = stt.transcribe(pcm, model=model, language=language)
         seconds = time.perf_counter() - t0
         subs, dels, ins, n = edit_ops(text, hyp)
         rows.append({"backend": backend, "clip": key, "reference": text, "hypothesis": hyp, "subs": subs,
