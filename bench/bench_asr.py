@@ -237,8 +237,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "en_window10": {"language": "en", "window_s": 10.0},
 }
 """Whisper settings tried against the default (``--variants``): ``window_s`` replaces ``whisper.WINDOW_S``,
-``compute_type`` / ``cpu_threads`` go to ``whisper.MODEL`` (the model is loaded again), the rest are
-faster-whisper ``transcribe`` options on top of ``whisper.DECODE``."""
+``compute_type`` / ``cpu_threads`` go to ``whisper.MODEL`` (the model is loaded again), ``language`` is passed
+to ``stt.transcribe``, the rest are faster-whisper ``transcribe`` options on top of ``whisper.DECODE``."""
 
 
 def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict[str, Any]]:
