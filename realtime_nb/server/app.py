@@ -289,7 +289,7 @@ class LocalServer:
     ``transcript_wait_s``: how long a response waits for the transcription of user audio in its context
     to start (when ``audio.input.transcription`` is on) before answering without it; a started one is
     waited for as long as decoding that audio may take.
-    ``stt_model``: the speech recognizer: ``None`` (``REALTIME_NB_STT_MODEL``, else Whisper tiny.en from
+    ``stt_model``: the speech recognizer: ``None`` (``REALTIME_NB_STT_MODEL``, else Whisper base from
     the speech extra), ``"pocketsphinx"``, a CTranslate2 Whisper model directory or a hub model name
     (``"base.en"``; needs a network once). See ``server/stt.py``.
     ``api_key``: when set, clients must send ``Authorization: Bearer <api_key>`` (or an ``ek_`` key the

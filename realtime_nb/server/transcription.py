@@ -69,7 +69,7 @@ class TranscriptionJob:
 
     def decode_allowance_s(self) -> float:
         """How long a started decode may take before a response stops waiting: 2 s plus the audio's
-        length (a real-time factor of 1 on a loaded machine; Whisper tiny.en runs at about 0.15)."""
+        length (a real-time factor of 1 on a loaded machine; the packaged Whisper base runs at about 0.15)."""
         return 2.0 + len(self.pcm) / SAMPLE_RATE
 
     def wait(self, wait_s: float) -> bool:

