@@ -65,14 +65,14 @@ def webrtc_browser(browser_ready: None, mic_script: Any) -> Any:
             browser.close()
 
 
-def _wait(what: str, check: Any, timeout: float) -> Any:
+def _wait(what: str, check: Any, timeout: float, seen: Any = None) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}" + (f"; {seen()}" if seen else ""))
 
 
 def test_chromium_call_answered_on_the_remote_track_with_barge_in(webrtc_browser: Any, rt_server: Any) -> None:
@@ -107,7 +107,8 @@ def test_chromium_call_answered_on_the_remote_track_with_barge_in(webrtc_browser
         loud = page.evaluate("window.loud")
         assert len(loud) * 20 > 500, f"the remote track played {len(loud) * 20} ms of voice"
         # the barge-in: the third utterance cuts the reply to the second, the server truncates
-        _wait("a barge-in", lambda: "output_audio_buffer.cleared" in page.evaluate("window.events"), 45)
+        _wait("a barge-in", lambda: "output_audio_buffer.cleared" in page.evaluate("window.events"), 45,
+              lambda: f"data channel events: {page.evaluate('window.events')}")
         events = page.evaluate("window.events")
         assert "conversation.item.truncated" in events[events.index("output_audio_buffer.cleared"):]
         # the sideband saw the call's events; no audio bytes passed through the kernel
