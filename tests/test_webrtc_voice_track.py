@@ -47,6 +47,23 @@ def test_pacing_accounting_and_cut():
     asyncio.run(main())
 
 
+def test_a_cut_during_an_underrun_still_cuts_the_response_being_spoken():
+    """Audio produced no faster than it plays leaves the queue empty between chunks: a barge-in then must
+    still cut the response that is speaking (the call says it is not over), not find nothing to cut."""
+    drained: list[str] = []
+    track = VoiceTrack(lambda rid: None, drained.append)
+
+    async def main():
+        track.push("resp_1", "item_1", np.full(FRAME, 1000, np.int16))
+        await track.recv()
+        await track.recv()                                       # the queue ran dry: an underrun
+        assert drained == ["resp_1"] and not track.busy
+        assert track.clear(playing={"resp_1"}) == ("resp_1", "item_1", FRAME)
+        assert track.clear(playing=set()) is None                # a response that is over is not cut
+
+    asyncio.run(main())
+
+
 def test_a_loopback_server_ignores_the_offers_candidates_on_other_addresses():
     from realtime_nb.server.webrtc import loopback_offer
 

@@ -228,7 +228,7 @@ class Call:
     def cut(self) -> None:
         """Clear the voice buffer: ``output_audio_buffer.cleared`` and the item truncated at what was sent."""
         assert self.conn is not None
-        cut = self.peer.voice.clear()
+        cut = self.peer.voice.clear(self._playing)
         if cut is None:
             return
         response_id, item_id, samples = cut

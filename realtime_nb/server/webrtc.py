@@ -23,7 +23,7 @@ import contextlib
 import contextvars
 import fractions
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import aioice.ice
@@ -118,6 +118,7 @@ class VoiceTrack(MediaStreamTrack):
         self.played: dict[str, int] = {}        # item id -> samples sent
         self.current: tuple[str, str] | None = None   # (response id, item id) now playing
         self._last_response: str | None = None
+        self._last_sent: tuple[str, str] | None = None   # (response id, item id) of the last sample sent
         self._start: float | None = None
         self._pts = 0
 
@@ -130,9 +131,16 @@ class VoiceTrack(MediaStreamTrack):
         """Audio is playing or queued."""
         return self.current is not None or bool(self._queue)
 
-    def clear(self) -> tuple[str, str, int] | None:
-        """Drop what is queued; returns (response id, item id, samples of that item sent) of what was cut."""
+    def clear(self, playing: Collection[str] = ()) -> tuple[str, str, int] | None:
+        """Drop what is queued; returns (response id, item id, samples of that item sent) of what was cut.
+
+        ``playing``: responses the caller knows are not over. When the queue is empty because the
+        response's audio is produced no faster than it is played (an underrun between two chunks), the
+        last item sent is still the one being spoken if its response is in ``playing``: that is cut too.
+        """
         head = self.current or (self._queue[0][:2] if self._queue else None)
+        if head is None and self._last_sent is not None and self._last_sent[0] in playing:
+            head = self._last_sent
         self._queue.clear()
         self._offset = 0
         self.current = None
@@ -148,7 +156,7 @@ class VoiceTrack(MediaStreamTrack):
             if rid != self._last_response:
                 self._last_response = rid
                 self.on_started(rid)
-            self.current = (rid, item)
+            self.current = self._last_sent = (rid, item)
             k = min(n - filled, len(pcm) - self._offset)
             out[filled:filled + k] = pcm[self._offset:self._offset + k]
             self.played[item] = self.played.get(item, 0) + k
