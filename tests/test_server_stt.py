@@ -146,27 +146,27 @@ def test_no_recognizer_fails_the_transcription_only(server, pizza_turn, monkeypa
     assert events[-1]["response"]["output"][0]["content"][0]["transcript"].startswith("I heard ")
 
 
-def test_a_language_the_model_does_not_know_fails(server, pizza_turn):
+def transcribed_in(server, pcm, language: str, outcome: str) -> dict:
+    """The transcription event ``outcome`` (``completed`` / ``failed``) of ``pcm`` committed with ``language``."""
     with RawClient(server.url) as c:
         c.recv()
-        transcription_on(c, language="xx")
-        send_audio(c, pizza_turn)
+        transcription_on(c, language=language)
+        send_audio(c, pcm)
         c.send({"type": "input_audio_buffer.commit"})
-        failed = c.until("conversation.item.input_audio_transcription.failed", timeout=30)[-1]
-        assert failed["error"]["code"] == "unsupported_language" and failed["error"]["param"] == "language"
-        assert "xx" in failed["error"]["message"]
+        return c.until(f"conversation.item.input_audio_transcription.{outcome}", timeout=30)[-1]
+
+
+def test_a_language_the_model_does_not_know_fails(server, pizza_turn):
+    failed = transcribed_in(server, pizza_turn, "xx", "failed")
+    assert failed["error"]["code"] == "unsupported_language" and failed["error"]["param"] == "language"
+    assert "xx" in failed["error"]["message"]
 
 
 def test_a_multilingual_model_takes_another_language(server, pizza_turn):
     if not getattr(stt.recognizer(), "multilingual", False):
         pytest.skip("the default recognizer knows English only")
-    with RawClient(server.url) as c:
-        c.recv()
-        transcription_on(c, language="fr")
-        send_audio(c, pizza_turn)
-        c.send({"type": "input_audio_buffer.commit"})
-        done = c.until("conversation.item.input_audio_transcription.completed", timeout=30)[-1]
-        assert done["transcript"].strip()  # English speech decoded as French: some text, not a failure
+    done = transcribed_in(server, pizza_turn, "fr", "completed")
+    assert done["transcript"].strip()  # English speech decoded as French: some text, not a failure
 
 
 class SlowRecognizer:

